@@ -1,0 +1,18 @@
+# Two entry points, each idempotent and doing its own set-up in one shared virtual
+# environment (.venv): `make quickstart` (the main job on the bundled sample data) and
+# `make test`. The first run on a machine compiles mmcv (~30+ min on 2 cores); pip's wheel
+# cache makes every later environment on that machine take minutes.
+PY := .venv/bin/python
+QUICKSTART_CFG := configs/quickstart/litehrnet_18_sample_coco_256x192.py
+QUICKSTART_DIR := work_dirs/quickstart
+
+.PHONY: venv quickstart test
+
+venv:
+	bash tools/setup_env.sh
+
+quickstart: venv
+	$(PY) tools/quickstart.py $(QUICKSTART_CFG) --work-dir $(QUICKSTART_DIR)
+
+test: venv
+	$(PY) -m pytest tests

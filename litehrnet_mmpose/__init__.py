@@ -1,0 +1,10 @@
+"""Lite-HRNet (CVPR 2021) backbones for MMPose 1.x, registered in the ``litehrnet_mmpose`` scope."""
+from .models import (ARCH_SETTINGS, CrossResolutionWeighting, LiteHRNet, NaiveLiteHRNet,
+                     SpatialWeighting)
+from .registry import MODELS, SCOPE
+from .version import __version__
+
+__all__ = [
+    'ARCH_SETTINGS', 'CrossResolutionWeighting', 'LiteHRNet', 'MODELS', 'NaiveLiteHRNet',
+    'SCOPE', 'SpatialWeighting', '__version__'
+]

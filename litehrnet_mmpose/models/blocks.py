@@ -1,0 +1,527 @@
+"""Building blocks of Lite-HRNet and Naive Lite-HRNet.
+
+Module and attribute names follow MMPose 1.3.2's ``litehrnet.py`` (itself the official
+repository's layout) exactly, so that MMPose's and the official checkpoints load with
+``strict=True``. Where that layout dictates an odd structure (bare ``nn.Sequential`` of
+conv/bn layers in transitions and fusions next to ``ConvModule`` elsewhere) it is kept for
+that reason only.
+"""
+import contextlib
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmcv.cnn import (ConvModule, DepthwiseSeparableConvModule, build_activation_layer,
+                      build_conv_layer, build_norm_layer)
+from mmengine.model import BaseModule
+from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from ..registry import MODELS
+
+CfgType = Optional[dict]
+ActCfg = Union[dict, Tuple[dict, dict]]
+Tensors = List[Tensor]
+
+RELU = dict(type='ReLU')
+
+
+def channel_shuffle(x: Tensor, groups: int) -> Tensor:
+    """ShuffleNet's channel shuffle: interleave the channels of ``groups`` equal groups."""
+    b, c, h, w = x.shape
+    return x.view(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
+
+
+def depthwise_pointwise(in_channels: int,
+                        out_channels: int,
+                        stride: int,
+                        act_cfg: CfgType,
+                        conv_cfg: CfgType,
+                        norm_cfg: dict,
+                        flat: bool = False) -> nn.Sequential:
+    """The dw3x3-BN -> pw1x1-BN(-act) pair that every Lite-HRNet part repeats.
+
+    ``flat=False`` gives two ``ConvModule`` (keys ``0.conv``, ``0.bn``, ``1.conv``, ...), as in
+    the stem and shuffle units. ``flat=True`` gives bare layers (keys ``0``, ``1``, ``2``,
+    ``3``), as the reference's transitions and fusions are laid out: same computation, other
+    state-dict keys, kept for checkpoint compatibility.
+    """
+    if flat:
+        layers = [
+            build_conv_layer(conv_cfg, in_channels, in_channels, kernel_size=3, stride=stride,
+                             padding=1, groups=in_channels, bias=False),
+            build_norm_layer(norm_cfg, in_channels)[1],
+            build_conv_layer(conv_cfg, in_channels, out_channels, kernel_size=1, bias=False),
+            build_norm_layer(norm_cfg, out_channels)[1],
+        ]
+        if act_cfg is not None:
+            layers.append(build_activation_layer(act_cfg))
+        return nn.Sequential(*layers)
+    return nn.Sequential(
+        ConvModule(in_channels, in_channels, kernel_size=3, stride=stride, padding=1,
+                   groups=in_channels, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=None),
+        ConvModule(in_channels, out_channels, kernel_size=1, conv_cfg=conv_cfg,
+                   norm_cfg=norm_cfg, act_cfg=act_cfg))
+
+
+@contextlib.contextmanager
+def _keep_bn_statistics(module: nn.Module) -> Iterator[None]:
+    """Restore the BN running statistics of ``module`` on exit.
+
+    Gradient checkpointing runs the forward a second time during backward; without this the
+    running mean/var would be updated twice per step and drift from a run without ``with_cp``.
+    """
+    saved = [(buf, buf.clone()) for m in module.modules() if isinstance(m, _BatchNorm)
+             for buf in (m.running_mean, m.running_var, m.num_batches_tracked)
+             if buf is not None]
+    try:
+        yield
+    finally:
+        with torch.no_grad():
+            for buf, value in saved:
+                buf.copy_(value)
+
+
+class CheckpointMixin:
+    """``with_cp`` support: run ``fn(x)`` under non-reentrant activation checkpointing.
+
+    Unlike the reference (which reads ``x.requires_grad`` and so crashes on the list inputs
+    of channel weighting), this accepts a tensor or a list of tensors, and it leaves BN
+    running statistics exactly as a run without checkpointing would.
+    """
+
+    with_cp: bool
+    training: bool
+
+    def _maybe_checkpoint(self, fn: Callable, x: Union[Tensor, Tensors]) -> Union[Tensor, Tensors]:
+        tensors = x if isinstance(x, (list, tuple)) else [x]
+        if (self.with_cp and self.training and torch.is_grad_enabled()
+                and any(t.requires_grad for t in tensors)):
+            return cp.checkpoint(
+                fn, x, use_reentrant=False,
+                context_fn=lambda: (contextlib.nullcontext(), _keep_bn_statistics(self)))
+        return fn(x)
+
+
+def _pair(act_cfg: ActCfg, field: str) -> Tuple[dict, dict]:
+    """Normalise an ``act_cfg`` given as one dict or a pair of dicts."""
+    if isinstance(act_cfg, dict):
+        return act_cfg, act_cfg
+    if (not isinstance(act_cfg, (list, tuple)) or len(act_cfg) != 2
+            or not all(isinstance(a, dict) for a in act_cfg)):
+        raise TypeError(f'{field}: expected a dict or a pair of dicts, got {act_cfg!r}')
+    return act_cfg[0], act_cfg[1]
+
+
+def _reduced(channels: int, ratio: int, field: str) -> int:
+    """Hidden width of a squeeze-excitation style weighting, validated."""
+    if not isinstance(ratio, int) or ratio < 1:
+        raise ValueError(f'{field}: ratio must be a positive int, got {ratio!r}')
+    hidden = int(channels / ratio)
+    if hidden < 1:
+        raise ValueError(f'{field}: {channels} channels reduced by ratio {ratio} leave '
+                         f'{hidden} hidden channels; use more channels or a smaller ratio')
+    return hidden
+
+
+def _squeeze_excite(channels: int, hidden: int, conv_cfg: CfgType, norm_cfg: CfgType,
+                    act_cfg: Tuple[dict, dict]) -> Tuple[ConvModule, ConvModule]:
+    """The two 1x1 ConvModules (reduce, expand) shared by both weighting modules."""
+    conv1 = ConvModule(channels, hidden, kernel_size=1, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
+                       act_cfg=act_cfg[0])
+    conv2 = ConvModule(hidden, channels, kernel_size=1, conv_cfg=conv_cfg, norm_cfg=norm_cfg,
+                       act_cfg=act_cfg[1])
+    return conv1, conv2
+
+
+@MODELS.register_module()
+class SpatialWeighting(BaseModule):
+    """Squeeze-and-excitation weighting of one branch (global pool -> 1x1 -> 1x1 -> sigmoid).
+
+    Args:
+        channels: Channels of the branch.
+        ratio: Channel reduction ratio of the hidden layer.
+        conv_cfg / norm_cfg: Layer configs (no norm by default, as in the reference).
+        act_cfg: One activation config, or a pair (hidden, output).
+        init_cfg: mmengine initialisation config.
+    """
+
+    def __init__(self,
+                 channels: int,
+                 ratio: int = 16,
+                 conv_cfg: CfgType = None,
+                 norm_cfg: CfgType = None,
+                 act_cfg: ActCfg = (dict(type='ReLU'), dict(type='Sigmoid')),
+                 init_cfg: CfgType = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        hidden = _reduced(channels, ratio, 'SpatialWeighting.channels')
+        self.global_avgpool = nn.AdaptiveAvgPool2d(1)
+        self.conv1, self.conv2 = _squeeze_excite(channels, hidden, conv_cfg, norm_cfg,
+                                                 _pair(act_cfg, 'SpatialWeighting.act_cfg'))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x * self.conv2(self.conv1(self.global_avgpool(x)))
+
+
+@MODELS.register_module()
+class CrossResolutionWeighting(BaseModule):
+    """Channel weights computed jointly from all branches, applied to every branch.
+
+    Every branch is average-pooled to the lowest resolution, the concatenation goes through
+    two 1x1 convs, and each branch is multiplied by its slice of the weights, broadcast back
+    to its resolution.
+
+    Args:
+        channels: Channels of each branch, highest resolution first.
+        ratio: Channel reduction ratio of the hidden layer.
+        conv_cfg / norm_cfg: Layer configs.
+        act_cfg: One activation config, or a pair (hidden, output).
+        init_cfg: mmengine initialisation config.
+    """
+
+    def __init__(self,
+                 channels: Sequence[int],
+                 ratio: int = 16,
+                 conv_cfg: CfgType = None,
+                 norm_cfg: CfgType = None,
+                 act_cfg: ActCfg = (dict(type='ReLU'), dict(type='Sigmoid')),
+                 init_cfg: CfgType = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if (not isinstance(channels, (list, tuple)) or not channels
+                or not all(isinstance(c, int) and c > 0 for c in channels)):
+            raise TypeError('CrossResolutionWeighting.channels: expected a non-empty sequence '
+                            f'of positive ints, got {channels!r}')
+        self.channels = list(channels)
+        total = sum(self.channels)
+        hidden = _reduced(total, ratio, 'CrossResolutionWeighting.channels')
+        self.conv1, self.conv2 = _squeeze_excite(
+            total, hidden, conv_cfg, norm_cfg, _pair(act_cfg, 'CrossResolutionWeighting.act_cfg'))
+
+    def forward(self, x: Tensors) -> Tensors:
+        mini_size = x[-1].shape[-2:]
+        pooled = [F.adaptive_avg_pool2d(s, mini_size) for s in x[:-1]] + [x[-1]]
+        weights = self.conv2(self.conv1(torch.cat(pooled, dim=1)))
+        return [_mul_upsampled(s, a) for s, a in zip(x, weights.split(self.channels, dim=1))]
+
+
+def _mul_upsampled(x: Tensor, w: Tensor) -> Tensor:
+    """``x * nearest_upsample(w, x.shape)`` without materialising the upsampled ``w``.
+
+    When ``x``'s size is an integer multiple of ``w``'s, nearest upsampling repeats each
+    weight over a ``ky x kx`` block, so a broadcast multiply over a 6-d view gives the same
+    values. Otherwise fall back to interpolation.
+    """
+    b, c, h, wd = x.shape
+    hw, ww = w.shape[-2:]
+    if h % hw or wd % ww:
+        return x * F.interpolate(w, size=(h, wd), mode='nearest')
+    ky, kx = h // hw, wd // ww
+    out = x.view(b, c, hw, ky, ww, kx) * w.view(b, c, hw, 1, ww, 1)
+    return out.view(b, c, h, wd)
+
+
+class ConditionalChannelWeighting(CheckpointMixin, BaseModule):
+    """Lite-HRNet's block: split every branch in two halves; weight one half across
+    resolutions, then depthwise conv it and weight it spatially; concatenate and shuffle.
+
+    Args:
+        in_channels: Channels of each branch.
+        stride: Stride of the depthwise convs (1 in Lite-HRNet).
+        reduce_ratio: Reduction ratio of the cross-resolution weighting.
+        conv_cfg / norm_cfg: Layer configs.
+        with_cp: Gradient checkpointing.
+        init_cfg: mmengine initialisation config.
+    """
+
+    def __init__(self,
+                 in_channels: Sequence[int],
+                 stride: int,
+                 reduce_ratio: int,
+                 conv_cfg: CfgType = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 with_cp: bool = False,
+                 init_cfg: CfgType = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        assert stride in (1, 2)
+        self.with_cp = with_cp
+        self.stride = stride
+        branch_channels = [c // 2 for c in in_channels]
+        self.cross_resolution_weighting = CrossResolutionWeighting(
+            branch_channels, ratio=reduce_ratio, conv_cfg=conv_cfg, norm_cfg=norm_cfg)
+        self.depthwise_convs = nn.ModuleList([
+            ConvModule(c, c, kernel_size=3, stride=stride, padding=1, groups=c,
+                       conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=None)
+            for c in branch_channels
+        ])
+        self.spatial_weighting = nn.ModuleList(
+            [SpatialWeighting(channels=c, ratio=4) for c in branch_channels])
+
+    def _inner_forward(self, x: Tensors) -> Tensors:
+        halves = [s.chunk(2, dim=1) for s in x]
+        x2 = self.cross_resolution_weighting([h[1] for h in halves])
+        x2 = [sw(dw(s)) for s, dw, sw in zip(x2, self.depthwise_convs, self.spatial_weighting)]
+        return [channel_shuffle(torch.cat([h[0], s], dim=1), 2) for h, s in zip(halves, x2)]
+
+    def forward(self, x: Tensors) -> Tensors:
+        return self._maybe_checkpoint(self._inner_forward, list(x))
+
+
+class Stem(CheckpointMixin, BaseModule):
+    """Stride-2 3x3 conv, then a stride-2 shuffle block: the input at 1/4 resolution.
+
+    Args:
+        in_channels: Image channels.
+        stem_channels: Channels of the first conv.
+        out_channels: Output channels.
+        expand_ratio: Width multiplier of the shuffle block's hidden layer.
+        conv_cfg / norm_cfg: Layer configs.
+        with_cp: Gradient checkpointing.
+        init_cfg: mmengine initialisation config.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 stem_channels: int,
+                 out_channels: int,
+                 expand_ratio: float,
+                 conv_cfg: CfgType = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 with_cp: bool = False,
+                 init_cfg: CfgType = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.in_channels = in_channels
+        self.out_channels = out_channels
+        self.with_cp = with_cp
+        self.conv1 = ConvModule(in_channels, stem_channels, kernel_size=3, stride=2, padding=1,
+                                conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=RELU)
+        mid_channels = int(round(stem_channels * expand_ratio))
+        branch_channels = stem_channels // 2
+        if stem_channels == out_channels:
+            inc_channels = out_channels - branch_channels
+            linear_out = branch_channels
+        else:
+            inc_channels = out_channels - stem_channels
+            linear_out = stem_channels
+        self.branch1 = depthwise_pointwise(branch_channels, inc_channels, 2, RELU, conv_cfg,
+                                           norm_cfg)
+        self.expand_conv = ConvModule(branch_channels, mid_channels, kernel_size=1,
+                                      conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=RELU)
+        # The remaining dw -> pw pair has its own attribute names in the reference layout.
+        dw, pw = depthwise_pointwise(mid_channels, linear_out, 2, RELU, conv_cfg, norm_cfg)
+        self.depthwise_conv, self.linear_conv = dw, pw
+
+    def _inner_forward(self, x: Tensor) -> Tensor:
+        x1, x2 = self.conv1(x).chunk(2, dim=1)
+        x2 = self.linear_conv(self.depthwise_conv(self.expand_conv(x2)))
+        return channel_shuffle(torch.cat((self.branch1(x1), x2), dim=1), 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._maybe_checkpoint(self._inner_forward, x)
+
+
+class ShuffleUnit(CheckpointMixin, BaseModule):
+    """ShuffleNetV2 unit, Naive Lite-HRNet's block (pw -> dw -> pw on half the channels).
+
+    Args:
+        in_channels: Input channels.
+        out_channels: Output channels (equal to ``in_channels`` when ``stride == 1``).
+        stride: Stride of the depthwise conv.
+        conv_cfg / norm_cfg / act_cfg: Layer configs.
+        with_cp: Gradient checkpointing.
+        init_cfg: mmengine initialisation config.
+    """
+
+    def __init__(self,
+                 in_channels: int,
+                 out_channels: int,
+                 stride: int = 1,
+                 conv_cfg: CfgType = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 act_cfg: dict = RELU,
+                 with_cp: bool = False,
+                 init_cfg: CfgType = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.stride = stride
+        self.with_cp = with_cp
+        branch_features = out_channels // 2
+        if stride == 1 and in_channels != branch_features * 2:
+            raise ValueError(f'ShuffleUnit: with stride 1, in_channels ({in_channels}) must be '
+                             f'even and equal out_channels ({out_channels})')
+        if stride > 1:
+            self.branch1 = depthwise_pointwise(in_channels, branch_features, stride, act_cfg,
+                                               conv_cfg, norm_cfg)
+        self.branch2 = nn.Sequential(
+            ConvModule(in_channels if stride > 1 else branch_features, branch_features,
+                       kernel_size=1, conv_cfg=conv_cfg, norm_cfg=norm_cfg, act_cfg=act_cfg),
+            *depthwise_pointwise(branch_features, branch_features, stride, act_cfg, conv_cfg,
+                                 norm_cfg))
+
+    def _inner_forward(self, x: Tensor) -> Tensor:
+        if self.stride > 1:
+            out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
+        else:
+            x1, x2 = x.chunk(2, dim=1)
+            out = torch.cat((x1, self.branch2(x2)), dim=1)
+        return channel_shuffle(out, 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._maybe_checkpoint(self._inner_forward, x)
+
+
+class IterativeHead(BaseModule):
+    """Lite-HRNet's extra head: from the lowest resolution up, each branch adds the upsampled
+    result of the one below and goes through a depthwise-separable conv.
+
+    Args:
+        in_channels: Channels of each branch, highest resolution first.
+        norm_cfg: Norm config.
+        init_cfg: mmengine initialisation config.
+    """
+
+    def __init__(self,
+                 in_channels: Sequence[int],
+                 norm_cfg: dict = dict(type='BN'),
+                 init_cfg: CfgType = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.in_channels = list(in_channels)[::-1]
+        outs = self.in_channels[1:] + self.in_channels[-1:]
+        self.projects = nn.ModuleList([
+            DepthwiseSeparableConvModule(c_in, c_out, kernel_size=3, padding=1,
+                                         norm_cfg=norm_cfg, act_cfg=RELU, dw_act_cfg=None,
+                                         pw_act_cfg=RELU)
+            for c_in, c_out in zip(self.in_channels, outs)
+        ])
+
+    def forward(self, x: Tensors) -> Tensors:
+        y: Tensors = []
+        last: Optional[Tensor] = None
+        for s, project in zip(x[::-1], self.projects):
+            if last is not None:
+                s = s + F.interpolate(last, size=s.shape[-2:], mode='bilinear',
+                                      align_corners=True)
+            last = project(s)
+            y.append(last)
+        return y[::-1]
+
+
+class LiteHRModule(BaseModule):
+    """One high-resolution module: per-branch blocks, then multi-resolution fusion.
+
+    Args:
+        num_branches: Number of branches.
+        num_blocks: Blocks per branch (CCW blocks for 'LITE', shuffle units for 'NAIVE').
+        in_channels: Channels of each branch.
+        reduce_ratio: Cross-resolution weighting reduction ratio ('LITE' only).
+        module_type: 'LITE' or 'NAIVE' (case-insensitive).
+        multiscale_output: Output every branch (True) or only the highest resolution.
+        with_fuse: Whether to fuse the branches at the end.
+        conv_cfg / norm_cfg: Layer configs.
+        with_cp: Gradient checkpointing of the blocks.
+        init_cfg: mmengine initialisation config.
+    """
+
+    def __init__(self,
+                 num_branches: int,
+                 num_blocks: int,
+                 in_channels: Sequence[int],
+                 reduce_ratio: int,
+                 module_type: str,
+                 multiscale_output: bool = False,
+                 with_fuse: bool = True,
+                 conv_cfg: CfgType = None,
+                 norm_cfg: dict = dict(type='BN'),
+                 with_cp: bool = False,
+                 init_cfg: CfgType = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        if num_branches != len(in_channels):
+            raise ValueError(f'LiteHRModule: num_branches ({num_branches}) != '
+                             f'len(in_channels) ({len(in_channels)})')
+        self.in_channels = list(in_channels)
+        self.num_branches = num_branches
+        self.module_type = module_type.upper()
+        self.multiscale_output = multiscale_output
+        self.with_fuse = with_fuse
+        self.conv_cfg = conv_cfg
+        self.norm_cfg = norm_cfg
+        if self.module_type == 'LITE':
+            self.layers = nn.Sequential(*[
+                ConditionalChannelWeighting(self.in_channels, stride=1,
+                                            reduce_ratio=reduce_ratio, conv_cfg=conv_cfg,
+                                            norm_cfg=norm_cfg, with_cp=with_cp)
+                for _ in range(num_blocks)
+            ])
+        elif self.module_type == 'NAIVE':
+            self.layers = nn.ModuleList([
+                nn.Sequential(*[
+                    ShuffleUnit(c, c, conv_cfg=conv_cfg, norm_cfg=norm_cfg, with_cp=with_cp)
+                    for _ in range(num_blocks)
+                ]) for c in self.in_channels
+            ])
+        else:
+            raise ValueError(f"module_type: expected 'LITE' or 'NAIVE', got {module_type!r}")
+        if with_fuse:
+            self.fuse_layers = self._make_fuse_layers()
+            self.relu = nn.ReLU()
+
+    def _make_fuse_layers(self) -> Optional[nn.ModuleList]:
+        if self.num_branches == 1:
+            return None
+        ch = self.in_channels
+        rows = []
+        for i in range(self.num_branches if self.multiscale_output else 1):
+            row: List[Optional[nn.Module]] = []
+            for j in range(self.num_branches):
+                if j > i:  # lower resolution: 1x1 conv + BN, nearest upsampling
+                    row.append(nn.Sequential(
+                        build_conv_layer(self.conv_cfg, ch[j], ch[i], kernel_size=1,
+                                         bias=False),
+                        build_norm_layer(self.norm_cfg, ch[i])[1],
+                        nn.Upsample(scale_factor=2**(j - i), mode='nearest')))
+                elif j == i:
+                    row.append(None)
+                else:  # higher resolution: (i - j) stride-2 dw/pw pairs
+                    row.append(nn.Sequential(*[
+                        depthwise_pointwise(ch[j], ch[i] if k == i - j - 1 else ch[j], 2,
+                                            None if k == i - j - 1 else RELU, self.conv_cfg,
+                                            self.norm_cfg,
+                                            flat=True) for k in range(i - j)
+                    ]))
+            rows.append(nn.ModuleList(row))
+        return nn.ModuleList(rows)
+
+    def _fuse(self, out: Tensors) -> Tensors:
+        """Multi-resolution fusion, bit-compatible with the reference.
+
+        The reference computes ``y = out[0]; y += out[0]; y += f_0j(out[j])...`` in place,
+        so (1) branch 0 enters output 0 twice and (2) ``out[0]`` itself becomes that pre-ReLU
+        sum, which is what every lower-resolution output then receives from branch 0 — also
+        twice. The released weights were trained with this; we keep it (dropping the double
+        term costs 0.5-1 AP with them). Evaluating ``f_i0`` once and doubling is exact
+        (``a + a == 2 * a``); in training it is called twice so that its BN running statistics
+        see the same two updates per step as in the reference.
+        """
+        fuse = self.fuse_layers
+        s0 = out[0] + out[0]
+        for j in range(1, self.num_branches):
+            s0 = s0 + fuse[0][j](out[j])
+        fused = [self.relu(s0)]
+        for i in range(1, len(fuse)):
+            a = fuse[i][0](s0)
+            y = a + (fuse[i][0](s0) if self.training else a)
+            for j in range(1, self.num_branches):
+                y = y + (out[j] if j == i else fuse[i][j](out[j]))
+            fused.append(self.relu(y))
+        return fused
+
+    def forward(self, x: Tensors) -> Tensors:
+        if self.module_type == 'LITE':
+            out = self.layers(x)
+        else:
+            out = [branch(s) for branch, s in zip(self.layers, x)]
+        if self.with_fuse and self.fuse_layers is not None:
+            out = self._fuse(out)
+        if not self.multiscale_output:
+            out = out[:1]
+        return out

@@ -1,0 +1,171 @@
+"""Behaviour of the LiteHRNet / NaiveLiteHRNet backbones: shapes, gradients, with_cp,
+norm_eval, frozen stages, the registry, and published parameter counts."""
+import copy
+from typing import List
+
+import pytest
+import torch
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from litehrnet_mmpose import ARCH_SETTINGS, MODELS, LiteHRNet, NaiveLiteHRNet
+from litehrnet_mmpose.models import LiteHRModule
+
+ARCHS = {'18': 'LiteHRNet', '30': 'LiteHRNet', 'naive-18': 'NaiveLiteHRNet',
+         'wider-naive-18': 'NaiveLiteHRNet'}
+OUT_MODES = {'top': (0, ), 'all': (0, 1, 2, 3)}
+H, W = 64, 96  # smallest sizes that keep every branch > 1 pixel, still divisible by 32
+
+
+def build(arch: str, **kwargs) -> torch.nn.Module:
+    """Build through the registry from a config dict, as a config file would."""
+    torch.manual_seed(0)
+    model = MODELS.build(dict(type=f'litehrnet_mmpose.{ARCHS[arch]}', arch=arch, **kwargs))
+    model.init_weights()
+    return model
+
+
+def randomize_bn(model: torch.nn.Module, seed: int = 1) -> None:
+    """Give every BN non-trivial statistics and affine parameters."""
+    g = torch.Generator().manual_seed(seed)
+    for m in model.modules():
+        if isinstance(m, _BatchNorm):
+            n = m.num_features
+            m.running_mean.copy_(torch.randn(n, generator=g) * 0.1)
+            m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(n, generator=g) + 0.5)
+            m.bias.data.copy_(torch.randn(n, generator=g) * 0.1)
+
+
+def widths(arch: str) -> List[int]:
+    """Output channels per branch: the iterative head maps each branch to the width of the
+    branch above it (the top one keeps its own), e.g. 40/80/160/320 -> 40/40/80/160."""
+    c = list(ARCH_SETTINGS[arch]['stages_spec']['num_channels'][-1])
+    return c[:1] + c[:-1]
+
+
+@pytest.mark.parametrize('mode', list(OUT_MODES))
+@pytest.mark.parametrize('arch', list(ARCHS))
+def test_output_shapes_and_every_parameter_gets_a_gradient(arch: str, mode: str) -> None:
+    model = build(arch, out_indices=OUT_MODES[mode])
+    model.train()
+    x = torch.randn(2, 3, H, W)
+    outs = model(x)
+    assert isinstance(outs, tuple)
+    expected = [(2, widths(arch)[i], H // 4 // 2**i, W // 4 // 2**i) for i in OUT_MODES[mode]]
+    assert [tuple(o.shape) for o in outs] == expected
+    assert model.out_channels == widths(arch)
+    sum(o.pow(2).mean() for o in outs).backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum()]
+    assert missing == []
+
+
+@pytest.mark.parametrize('arch', list(ARCHS))
+def test_with_cp_gives_same_outputs_gradients_and_bn_statistics(arch: str) -> None:
+    plain = build(arch, out_indices=(0, 1, 2, 3))
+    cp = build(arch, out_indices=(0, 1, 2, 3), with_cp=True)
+    cp.load_state_dict(plain.state_dict())
+    plain.train(), cp.train()
+    x = torch.randn(2, 3, H, W)
+    x_cp = x.clone().requires_grad_()
+    x = x.requires_grad_()
+    outs = [m(inp) for m, inp in ((plain, x), (cp, x_cp))]
+    for a, b in zip(*outs):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    for o in outs:
+        sum(t.pow(2).mean() for t in o).backward()
+    for (name, p), q in zip(plain.named_parameters(), cp.parameters()):
+        torch.testing.assert_close(p.grad, q.grad, rtol=1e-6, atol=1e-7, msg=name)
+    torch.testing.assert_close(x.grad, x_cp.grad, rtol=1e-6, atol=1e-7)
+    # Recomputation in backward must not update BN running statistics a second time.
+    for (name, a), b in zip(plain.state_dict().items(), cp.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=name)
+
+
+def test_with_cp_saves_activation_memory() -> None:
+    """Checkpointing keeps fewer tensors alive for backward (counted via saved-tensor hooks)."""
+    def saved_bytes(model: torch.nn.Module) -> int:
+        total = 0
+
+        def pack(t: torch.Tensor) -> torch.Tensor:
+            nonlocal total
+            total += t.numel() * t.element_size()
+            return t
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            model(torch.randn(2, 3, 128, 96, requires_grad=True))
+        return total
+    plain, cp = build('18'), build('18', with_cp=True)
+    plain.train(), cp.train()
+    assert saved_bytes(cp) < 0.75 * saved_bytes(plain)  # measured: 0.56
+
+
+@pytest.mark.parametrize('arch', list(ARCHS))
+def test_norm_eval_keeps_bn_statistics(arch: str) -> None:
+    model = build(arch, norm_eval=True)
+    model.train()
+    assert all(not m.training for m in model.modules() if isinstance(m, _BatchNorm))
+    before = copy.deepcopy(model.state_dict())
+    model(torch.randn(2, 3, H, W)).__getitem__(0).sum().backward()
+    for k, v in model.state_dict().items():
+        if 'running' in k or 'num_batches' in k:
+            assert torch.equal(before[k], v), k
+    # and without norm_eval the statistics do move
+    model = build(arch)
+    model.train()
+    before = copy.deepcopy(model.state_dict())
+    model(torch.randn(2, 3, H, W))
+    assert not torch.equal(before['stem.conv1.bn.running_mean'],
+                           model.state_dict()['stem.conv1.bn.running_mean'])
+
+
+@pytest.mark.parametrize('frozen', [-1, 0, 1, 3])
+def test_frozen_stages(frozen: int) -> None:
+    model = build('18', frozen_stages=frozen)
+    model.train()
+    frozen_prefixes = ([] if frozen < 0 else ['stem.'] +
+                       [f'{p}{i}.' for i in range(frozen) for p in ('transition', 'stage')])
+    for name, p in model.named_parameters():
+        assert p.requires_grad == (not any(name.startswith(f) for f in frozen_prefixes)), name
+    for name, m in model.named_modules():
+        if isinstance(m, _BatchNorm) and any(name.startswith(f) for f in frozen_prefixes):
+            assert not m.training, name
+    if frozen >= 0:
+        before = model.stem.conv1.bn.running_mean.clone()
+        model(torch.randn(1, 3, H, W))
+        assert torch.equal(before, model.stem.conv1.bn.running_mean)
+
+
+def test_fusion_adds_branch_zero_twice() -> None:
+    """Pin the reference's fusion quirk that the released weights depend on: output 0 is
+    relu(2*b0 + up(b1)), and output 1 receives branch 0 as that pre-ReLU sum, twice."""
+    torch.manual_seed(0)
+    m = LiteHRModule(2, 1, [40, 80], 8, 'LITE', multiscale_output=True)
+    randomize_bn(m)
+    m.eval()
+    x = [torch.randn(1, 40, 16, 16), torch.randn(1, 80, 8, 8)]
+    out = m(x)
+    b = m.layers(x)
+    s0 = 2 * b[0] + m.fuse_layers[0][1](b[1])
+    torch.testing.assert_close(out[0], torch.relu(s0))
+    torch.testing.assert_close(out[1], torch.relu(2 * m.fuse_layers[1][0](s0) + b[1]))
+
+
+# (arch, published #Params in M): official README, rounded to 0.1M as published.
+PUBLISHED_PARAMS = [('18', 1.1), ('30', 1.8), ('naive-18', 0.7), ('wider-naive-18', 1.3)]
+
+
+@pytest.mark.parametrize('arch,published', PUBLISHED_PARAMS)
+def test_parameter_counts_match_published(arch: str, published: float) -> None:
+    backbone = build(arch)
+    # The pose network adds a 1x1 conv (with bias) from the top branch to 17 heatmaps.
+    n = sum(p.numel() for p in backbone.parameters()) + widths(arch)[0] * 17 + 17
+    assert round(n / 1e6, 1) == published
+
+
+def test_presets_are_data_and_extra_overrides_arch() -> None:
+    assert LiteHRNet(arch='30').extra == ARCH_SETTINGS['30']
+    extra = copy.deepcopy(ARCH_SETTINGS['18'])
+    extra['stages_spec']['num_modules'] = (1, 1, 1)
+    model = LiteHRNet(arch='30', extra=extra)
+    assert [len(getattr(model, f'stage{i}')) for i in range(3)] == [1, 1, 1]
+    assert isinstance(NaiveLiteHRNet(), LiteHRNet)
+    assert NaiveLiteHRNet().stage0[0].module_type == 'NAIVE'

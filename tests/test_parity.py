@@ -1,0 +1,57 @@
+"""Weight compatibility and numerical parity with MMPose 1.3.2's own LiteHRNet."""
+import pytest
+import torch
+from mmpose.registry import MODELS as MMPOSE_MODELS
+
+from litehrnet_mmpose import ARCH_SETTINGS, MODELS, LiteHRNet
+from test_backbone import ARCHS, H, W, build, randomize_bn
+
+
+def build_reference(arch: str) -> torch.nn.Module:
+    import mmpose.models  # noqa: F401  (registers MMPose's backbones)
+    torch.manual_seed(0)
+    ref = MMPOSE_MODELS.build(dict(type='LiteHRNet', extra=ARCH_SETTINGS[arch]))
+    ref.init_weights()
+    return ref
+
+
+def test_both_lite_hrnets_live_in_one_process() -> None:
+    import mmpose.models  # noqa: F401
+    from mmpose.models.backbones import LiteHRNet as MMPoseLiteHRNet
+    assert MMPOSE_MODELS.get('LiteHRNet') is MMPoseLiteHRNet
+    assert MMPOSE_MODELS.get('litehrnet_mmpose.LiteHRNet') is LiteHRNet
+    assert MODELS.get('LiteHRNet') is LiteHRNet
+    assert MODELS.parent is MMPOSE_MODELS and MODELS.scope == 'litehrnet_mmpose'
+
+
+@pytest.mark.parametrize('arch', list(ARCHS))
+def test_state_dicts_have_identical_keys_and_shapes(arch: str) -> None:
+    ours, ref = build(arch).state_dict(), build_reference(arch).state_dict()
+    assert {k: v.shape for k, v in ours.items()} == {k: v.shape for k, v in ref.items()}
+
+
+@pytest.mark.parametrize('arch', list(ARCHS))
+def test_outputs_equal_mmpose_in_eval_and_train(arch: str) -> None:
+    ref = build_reference(arch)
+    randomize_bn(ref)
+    ours = build(arch)
+    ours.load_state_dict(ref.state_dict(), strict=True)
+    ref.load_state_dict(ours.state_dict(), strict=True)
+    x = torch.randn(2, 3, H, W)
+    ref.eval(), ours.eval()
+    with torch.no_grad():
+        diff = (ref(x)[0] - ours(x)[0]).abs().max().item()
+    assert diff <= 1e-5
+    # Train mode (batch statistics): outputs, input gradients and the BN running statistics
+    # left behind must all match.
+    ref.train(), ours.train()
+    xr, xo = x.clone().requires_grad_(), x.clone().requires_grad_()
+    out_r, out_o = ref(xr)[0], ours(xo)[0]
+    assert (out_r - out_o).abs().max().item() <= 1e-5
+    out_r.pow(2).mean().backward()
+    out_o.pow(2).mean().backward()
+    torch.testing.assert_close(xo.grad, xr.grad, rtol=1e-4, atol=1e-7)
+    for (name, a), b in zip(ref.named_parameters(), ours.parameters()):
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-3, atol=1e-6, msg=name)
+    for (name, a), b in zip(ref.state_dict().items(), ours.state_dict().values()):
+        torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6, msg=name)
