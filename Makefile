@@ -11,8 +11,15 @@ QUICKSTART_DIR := work_dirs/quickstart
 venv:
 	bash tools/setup_env.sh
 
+QUICKSTART_IMG := samples/coco/images/000000196141.jpg
+
+# Train + evaluate (AP before and after) on the bundled images, then draw the predicted
+# skeletons of the trained model on one of them.
 quickstart: venv
-	$(PY) tools/quickstart.py $(QUICKSTART_CFG) --work-dir $(QUICKSTART_DIR)
+	$(PY) tools/train.py $(QUICKSTART_CFG) --work-dir $(QUICKSTART_DIR)
+	$(PY) tools/demo.py $(QUICKSTART_CFG) "$$(cat $(QUICKSTART_DIR)/last_checkpoint)" \
+		$(QUICKSTART_IMG) --bboxes samples/coco/person_detection_sample.json \
+		--bbox-thr 0.5 --out $(QUICKSTART_DIR)/skeletons.png
 
 test: venv
 	$(PY) -m pytest tests

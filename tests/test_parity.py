@@ -51,7 +51,11 @@ def test_outputs_equal_mmpose_in_eval_and_train(arch: str) -> None:
     out_r.pow(2).mean().backward()
     out_o.pow(2).mean().backward()
     torch.testing.assert_close(xo.grad, xr.grad, rtol=1e-4, atol=1e-7)
+    # Gradients agree up to float summation order: within 1e-5 of each tensor's largest
+    # entry (BN biases before another BN have gradients that cancel to ~1e-8 noise).
     for (name, a), b in zip(ref.named_parameters(), ours.parameters()):
-        torch.testing.assert_close(b.grad, a.grad, rtol=1e-3, atol=1e-6, msg=name)
+        scale = a.grad.abs().max().item()
+        torch.testing.assert_close(b.grad, a.grad, rtol=1e-4, atol=1e-5 * scale + 1e-7,
+                                   msg=name)
     for (name, a), b in zip(ref.state_dict().items(), ours.state_dict().values()):
         torch.testing.assert_close(b, a, rtol=1e-5, atol=1e-6, msg=name)

@@ -10,7 +10,10 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='PoseVisualizationHook', enable=False),
 )
-custom_hooks = [dict(type='SyncBuffersHook')]
+custom_hooks = [
+    dict(type='SyncBuffersHook'),
+    dict(type='litehrnet_mmpose.StrictCheckpointHook'),
+]
 
 env_cfg = dict(
     cudnn_benchmark=False,

@@ -1,0 +1,103 @@
+"""Checkpoints: converting the official (MMPose 0.x) layout, and strict, explained loading.
+
+The official Lite-HRNet checkpoints are MMPose 0.x ``TopDown`` models: ``backbone.*`` (the
+same names as ours) and ``keypoint_head.final_layer.*`` (MMPose 1.x: ``head.final_layer.*``),
+plus a ``meta`` dict. MMPose 1.x checkpoints of its own ``LiteHRNet`` need no conversion.
+"""
+import builtins
+from collections import OrderedDict
+from typing import Dict, List, Mapping, Tuple
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+# (official 0.x prefix, MMPose 1.x prefix); anything else in an official checkpoint is an
+# error, not something to drop silently.
+OFFICIAL_TO_MMPOSE1: List[Tuple[str, str]] = [
+    ('backbone.', 'backbone.'),
+    ('keypoint_head.final_layer.', 'head.final_layer.'),
+]
+
+
+def allow_mmengine_checkpoints() -> None:
+    """Let ``torch.load(weights_only=True)`` (PyTorch's default since 2.6) read mmengine's
+    checkpoints, which mmengine 0.10.7 loads with that default and so cannot resume from.
+
+    Only data types are allowlisted: numpy arrays, dtypes and scalars, and mmengine's
+    ``HistoryBuffer`` (the logged losses kept for ``--resume``; its state refers to its own
+    statistic methods by ``getattr``). The weights-only unpickler still refuses to call
+    anything outside this list, so loading never runs code from the file.
+    """
+    from mmengine.logging import HistoryBuffer
+    dtype_classes = [type(np.dtype(c)) for c in np.typecodes['All'] if c not in 'Oc']
+    torch.serialization.add_safe_globals([
+        np._core.multiarray._reconstruct, np._core.multiarray.scalar, np.ndarray, np.dtype,
+        *dtype_classes, builtins.bytes, builtins.getattr, HistoryBuffer
+    ])
+
+
+def state_dict_of(checkpoint: Mapping) -> Mapping[str, torch.Tensor]:
+    """The weights of a loaded checkpoint file (``state_dict`` entry or the dict itself)."""
+    sd = checkpoint.get('state_dict', checkpoint)
+    if not isinstance(sd, Mapping) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise ValueError('checkpoint: no state_dict of tensors found (keys: '
+                         f'{sorted(checkpoint)[:8]})')
+    return sd
+
+
+def is_official_layout(state_dict: Mapping[str, torch.Tensor]) -> bool:
+    return any(k.startswith('keypoint_head.') for k in state_dict)
+
+
+def convert_official(state_dict: Mapping[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
+    """Rename an official / MMPose 0.x top-down state dict to MMPose 1.x names."""
+    out: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
+    unknown = []
+    for key, value in state_dict.items():
+        for old, new in OFFICIAL_TO_MMPOSE1:
+            if key.startswith(old):
+                out[new + key[len(old):]] = value
+                break
+        else:
+            unknown.append(key)
+    if unknown:
+        raise ValueError(f'convert: {len(unknown)} key(s) with no MMPose 1.x counterpart: '
+                         f'{unknown[:10]}')
+    return out
+
+
+def compare_state_dicts(model: nn.Module,
+                        state_dict: Mapping[str, torch.Tensor]) -> Dict[str, List[str]]:
+    """Missing, unexpected and shape-mismatched keys of ``state_dict`` against ``model``."""
+    own = model.state_dict()
+    return {
+        'missing': sorted(k for k in own if k not in state_dict),
+        'unexpected': sorted(k for k in state_dict if k not in own),
+        'shape mismatch': sorted(
+            f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}'
+            for k, v in own.items() if k in state_dict and state_dict[k].shape != v.shape),
+    }
+
+
+def format_report(report: Dict[str, List[str]], limit: int = 10) -> str:
+    lines = []
+    for kind, keys in report.items():
+        if keys:
+            lines.append(f'{len(keys)} {kind} key(s):')
+            lines += [f'  {k}' for k in keys[:limit]]
+            if len(keys) > limit:
+                lines.append(f'  ... and {len(keys) - limit} more')
+    return '\n'.join(lines)
+
+
+def load_strict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str) -> None:
+    """Load every weight or nothing; a mismatch raises with a readable report."""
+    if is_official_layout(state_dict):
+        raise ValueError(f'{source}: this is an official / MMPose 0.x checkpoint '
+                         '(keypoint_head.*); convert it first with '
+                         'tools/convert_checkpoint.py')
+    report = compare_state_dicts(model, state_dict)
+    if any(report.values()):
+        raise ValueError(f'{source}: does not fit the model\n{format_report(report)}')
+    model.load_state_dict(state_dict, strict=True)

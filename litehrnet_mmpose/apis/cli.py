@@ -1,0 +1,49 @@
+"""Argument handling shared by ``tools/train.py`` and ``tools/test.py`` (MMPose 1.x's
+interface: config, ``--work-dir``, ``--cfg-options``, ``--launcher``, ``--show-dir``)."""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+
+
+def add_common_args(parser: argparse.ArgumentParser) -> None:
+    """Add the arguments both tools take."""
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--work-dir', help='directory for logs, checkpoints and outputs')
+    parser.add_argument('--show-dir', help='save drawn predictions under work_dir/SHOW_DIR')
+    parser.add_argument('--interval', type=int, default=1, help='draw every N-th sample')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config keys, e.g. train_dataloader.batch_size=16 '
+        'data_root=/data/coco/')
+    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
+                        default='none', help='job launcher (torchrun sets "pytorch")')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def load_config(args: argparse.Namespace) -> Config:
+    """Read the config and apply the common arguments to it."""
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(f'config: no such file {args.config!r}')
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.launcher = args.launcher
+    dist_cfg = cfg.get('env_cfg', {}).get('dist_cfg', {})
+    if args.launcher != 'none' and dist_cfg.get('backend') == 'nccl':
+        import torch
+        if not torch.cuda.is_available():  # NCCL needs GPUs; gloo runs DDP on the CPU
+            dist_cfg['backend'] = 'gloo'
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
+    if args.show_dir is not None:
+        vis = cfg.default_hooks.get('visualization')
+        if vis is None:
+            raise ValueError(f'--show-dir: config {args.config!r} has no '
+                             'default_hooks.visualization to draw with')
+        vis.update(enable=True, out_dir=args.show_dir, interval=args.interval)
+    return cfg

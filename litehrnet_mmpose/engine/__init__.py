@@ -1,0 +1,4 @@
+"""Runner hooks."""
+from .hooks import StrictCheckpointHook, ValidateBeforeTrainHook
+
+__all__ = ["StrictCheckpointHook", "ValidateBeforeTrainHook"]

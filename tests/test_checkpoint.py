@@ -1,0 +1,126 @@
+"""Published weights: official (MMPose 0.x) checkpoints convert and predict identically;
+MMPose 1.x checkpoints of MMPose's own LiteHRNet load directly; mismatches are reported."""
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from mmengine.config import Config
+from mmpose.apis import init_model
+
+from litehrnet_mmpose import ARCH_SETTINGS
+from litehrnet_mmpose.apis.checkpoint import load_strict
+from litehrnet_mmpose.apis.inference import load_bboxes, predict_and_draw
+from test_backbone import randomize_bn
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG = str(ROOT / 'configs/top_down/lite_hrnet/coco/litehrnet_18_coco_256x192.py')
+IMAGE = str(ROOT / 'samples/coco/images/000000000785.jpg')
+DETS = str(ROOT / 'samples/coco/person_detection_sample.json')
+
+
+def mmpose_reference_config() -> Config:
+    """Our COCO config with MMPose's own LiteHRNet as the backbone."""
+    cfg = Config.fromfile(CONFIG)
+    cfg.model.backbone = dict(type='LiteHRNet', extra=ARCH_SETTINGS['18'])
+    return cfg
+
+
+@pytest.fixture(scope='module')
+def reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """MMPose's model with random weights, saved in the official and the 1.x layouts."""
+    tmp = tmp_path_factory.mktemp('ckpt')
+    torch.manual_seed(0)
+    model = init_model(mmpose_reference_config(), None, device='cpu')
+    randomize_bn(model)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    sd = model.state_dict()
+    # The official checkpoints' key set: MMPose 0.x TopDown = backbone.* + keypoint_head.*
+    official = {('keypoint_head.' + k[len('head.'):] if k.startswith('head.') else k): v
+                for k, v in sd.items()}
+    assert sum(k.startswith('keypoint_head.final_layer.') for k in official) == 2
+    paths = dict(official=tmp / 'official.pth', mmpose1=tmp / 'mmpose1.pth',
+                 converted=tmp / 'converted.pth')
+    torch.save({'meta': {'epoch': 210}, 'state_dict': official}, paths['official'])
+    torch.save({'meta': {}, 'state_dict': sd}, paths['mmpose1'])
+    boxes = load_bboxes(DETS, IMAGE, 0.5)
+    kpts, scores = predict_and_draw(model, IMAGE, boxes, None)
+    return dict(paths=paths, keypoints=kpts, scores=scores, boxes=boxes, tmp=tmp)
+
+
+def run_tool(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+
+
+def ours_with(checkpoint: Path) -> torch.nn.Module:
+    model = init_model(CONFIG, None, device='cpu')
+    load_strict(model, torch.load(checkpoint, weights_only=True)['state_dict'], str(checkpoint))
+    return model
+
+
+def test_official_checkpoint_converts_and_predicts_identically(reference: dict) -> None:
+    paths = reference['paths']
+    proc = run_tool('tools/convert_checkpoint.py', str(paths['official']),
+                    str(paths['converted']), '--config', CONFIG)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    kpts, scores = predict_and_draw(ours_with(paths['converted']), IMAGE, reference['boxes'],
+                                    None)
+    assert kpts.shape == reference['keypoints'].shape and len(kpts) >= 1
+    np.testing.assert_allclose(kpts, reference['keypoints'], atol=1e-3)
+    np.testing.assert_allclose(scores, reference['scores'], atol=1e-5)
+
+
+def test_mmpose1_checkpoint_loads_directly(reference: dict) -> None:
+    kpts, scores = predict_and_draw(ours_with(reference['paths']['mmpose1']), IMAGE,
+                                    reference['boxes'], None)
+    np.testing.assert_allclose(kpts, reference['keypoints'], atol=1e-3)
+    np.testing.assert_allclose(scores, reference['scores'], atol=1e-5)
+
+
+def test_wrong_architecture_is_reported_not_partially_loaded(reference: dict) -> None:
+    proc = run_tool('tools/convert_checkpoint.py', str(reference['paths']['official']),
+                    str(reference['tmp'] / 'wrong.pth'), '--config',
+                    str(ROOT / 'configs/top_down/lite_hrnet/coco/litehrnet_30_coco_256x192.py'))
+    assert proc.returncode != 0
+    assert 'missing key(s)' in proc.stderr and 'backbone.stage0.2.' in proc.stderr
+    assert not (reference['tmp'] / 'wrong.pth').exists()
+
+
+def test_official_checkpoint_given_to_test_tool_points_to_converter(reference: dict) -> None:
+    proc = run_tool('tools/test.py', 'configs/quickstart/litehrnet_18_sample_coco_256x192.py',
+                    str(reference['paths']['official']), '--work-dir',
+                    str(reference['tmp'] / 'work'))
+    assert proc.returncode != 0
+    assert 'convert_checkpoint.py' in proc.stderr
+
+
+def test_test_tool_evaluates_a_converted_checkpoint(reference: dict) -> None:
+    proc = run_tool('tools/test.py', 'configs/quickstart/litehrnet_18_sample_coco_256x192.py',
+                    str(reference['paths']['mmpose1']), '--work-dir',
+                    str(reference['tmp'] / 'work'))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'coco/AP:' in proc.stdout + proc.stderr
+
+
+class _RunsCode:
+    """A pickle payload that would run a shell command when unpickled."""
+
+    def __reduce__(self) -> tuple:
+        import os
+        return os.system, ('echo pwned',)
+
+
+def test_loading_never_runs_code_from_a_checkpoint(tmp_path: Path) -> None:
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {}, 'meta': _RunsCode()}, path)
+    with pytest.raises(pickle.UnpicklingError, match='system'):
+        torch.load(path)
+    proc = run_tool('tools/convert_checkpoint.py', str(path), str(tmp_path / 'out.pth'))
+    assert proc.returncode != 0 and 'cannot be loaded weights-only' in proc.stderr
+    assert 'pwned' not in proc.stdout

@@ -1,0 +1,44 @@
+"""Train a model from a config with mmengine's Runner (MMPose 1.x's tool interface).
+
+    python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
+        [--auto-scale-lr] [--no-validate] [--cfg-options k=v ...] [--launcher pytorch]
+"""
+import argparse
+
+from mmengine.runner import Runner
+
+from litehrnet_mmpose.apis import add_common_args, load_config
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description='Train a Lite-HRNet model')
+    add_common_args(parser)
+    parser.add_argument('--resume', nargs='?', const='auto',
+                        help='resume from CKPT, or from the latest checkpoint in work_dir')
+    parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the lr by total batch size / auto_scale_lr.base_batch_size')
+    parser.add_argument('--no-validate', action='store_true',
+                        help='skip validation during training')
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    cfg = load_config(args)
+    if args.resume == 'auto':
+        cfg.resume, cfg.load_from = True, None
+    elif args.resume is not None:
+        cfg.resume, cfg.load_from = True, args.resume
+    if args.amp:
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.auto_scale_lr:
+        cfg.auto_scale_lr.enable = True
+    if args.no_validate:
+        cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    Runner.from_cfg(cfg).train()
+
+
+if __name__ == '__main__':
+    main()
