@@ -25,12 +25,15 @@ setup(
     packages=find_packages(include=['litehrnet_mmpose', 'litehrnet_mmpose.*']),
     # Ranges, not pins: ``pip install -e .`` must accept an existing OpenMMLab stack. The
     # exact pins measured on Python 3.11 live in requirements/ (tools/setup_env.sh).
+    # MMPose (>=1.1,<1.4) is required but not declared: its metadata requires chumpy, which
+    # does not build on current Pythons, so pip would fail on a working installation. It is
+    # installed with --no-deps (tools/setup_env.sh); importing this package without it fails
+    # with ModuleNotFoundError: mmpose.
     install_requires=[
         'torch>=2.0',
         'numpy',
         'mmengine>=0.10.0,<1.0',
         'mmcv>=2.0.0,<2.2.0',
-        'mmpose>=1.1.0,<1.4',
     ],
     extras_require={
         'seg': ['mmsegmentation>=1.2.0,<1.3'],

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import cv2
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,14 +44,20 @@ def test_training_writes_checkpoint_and_reports_ap(trained: Path) -> None:
 def test_demo_draws_skeletons_and_prints_keypoints(trained: Path) -> None:
     out = trained / 'skeletons.png'
     log = run('tools/demo.py', CONFIG, str(trained / 'epoch_2.pth'), IMAGE, '--bboxes',
-              'samples/coco/person_detection_sample.json', '--bbox-thr', '0.5', '--out',
-              str(out))
+              'samples/coco/person_detection_sample.json', '--bbox-thr', '0.5', '--kpt-thr',
+              '0', '--out', str(out))
     m = re.search(r'(\d+) person\(s\), keypoints array \((\d+), 17, 2\)', log)
     assert m and m.group(1) == m.group(2) and int(m.group(1)) >= 1, log[-2000:]
     assert log.count('left_ankle') == int(m.group(1))
     drawn, original = cv2.imread(str(out)), cv2.imread(str(ROOT / IMAGE))
     assert drawn is not None and drawn.shape == original.shape
     assert (drawn != original).any()
+    # With --kpt-thr 0 every keypoint is drawn as a filled circle: the pixel at each printed
+    # keypoint of the first person must have been painted over.
+    kpts = np.array(re.findall(r'x=\s*([\d.]+) y=\s*([\d.]+)', log), dtype=float)
+    changed = (drawn != original).any(axis=2)
+    assert all(changed[int(y), int(x)] for x, y in kpts[:17]
+               if 0 <= int(y) < changed.shape[0] and 0 <= int(x) < changed.shape[1])
 
 
 def test_resume_continues_from_the_last_checkpoint(trained: Path) -> None:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Distributed testing with torchrun (DDP), one process per GPU:
-#   tools/dist_train.sh CONFIG GPUS [test.py args...]
+#   tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args...]
 # Several machines: set NNODES, NODE_RANK, MASTER_ADDR and PORT on each.
 # Without GPUs, GPUS processes run on the CPU (gloo backend).
 set -euo pipefail

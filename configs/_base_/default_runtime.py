@@ -22,7 +22,9 @@ env_cfg = dict(
 )
 
 vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='PoseLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+# MMPose's visualizer, fixed for numpy 2 (see litehrnet_mmpose/visualization.py).
+visualizer = dict(
+    type='litehrnet_mmpose.PoseLocalVisualizer', vis_backends=vis_backends, name='visualizer')
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=True, num_digits=6)
 log_level = 'INFO'
 load_from = None

@@ -4,6 +4,7 @@ import argparse
 import os
 import os.path as osp
 
+import torch
 from mmengine.config import Config, DictAction
 
 
@@ -22,6 +23,21 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
 
 
+def _setup_cpu_distributed(cfg: Config) -> None:
+    """Distributed training without GPUs: gloo instead of NCCL, and DDP without devices.
+
+    mmengine's launcher code calls ``torch.cuda.set_device`` unconditionally, so the
+    process group is initialised here (the Runner then finds it ready) and the model is
+    wrapped by :class:`~litehrnet_mmpose.engine.CPUDistributedDataParallel`.
+    """
+    import torch.distributed as dist
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})['backend'] = 'gloo'
+    cfg.setdefault('model_wrapper_cfg',
+                   dict(type='litehrnet_mmpose.CPUDistributedDataParallel'))
+
+
 def load_config(args: argparse.Namespace) -> Config:
     """Read the config and apply the common arguments to it."""
     if not osp.isfile(args.config):
@@ -31,11 +47,8 @@ def load_config(args: argparse.Namespace) -> Config:
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
     cfg.launcher = args.launcher
-    dist_cfg = cfg.get('env_cfg', {}).get('dist_cfg', {})
-    if args.launcher != 'none' and dist_cfg.get('backend') == 'nccl':
-        import torch
-        if not torch.cuda.is_available():  # NCCL needs GPUs; gloo runs DDP on the CPU
-            dist_cfg['backend'] = 'gloo'
+    if args.launcher != 'none' and not torch.cuda.is_available():
+        _setup_cpu_distributed(cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
@@ -45,5 +58,9 @@ def load_config(args: argparse.Namespace) -> Config:
         if vis is None:
             raise ValueError(f'--show-dir: config {args.config!r} has no '
                              'default_hooks.visualization to draw with')
-        vis.update(enable=True, out_dir=args.show_dir, interval=args.interval)
+        if vis.get('type') == 'SegVisualizationHook':  # mmseg draws into the visualizer's dir
+            vis.update(draw=True, interval=args.interval)
+            cfg.visualizer['save_dir'] = args.show_dir
+        else:
+            vis.update(enable=True, out_dir=args.show_dir, interval=args.interval)
     return cfg

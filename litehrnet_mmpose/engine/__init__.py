@@ -1,4 +1,5 @@
-"""Runner hooks."""
+"""Runner hooks and model wrappers."""
 from .hooks import StrictCheckpointHook, ValidateBeforeTrainHook
+from .wrappers import CPUDistributedDataParallel
 
-__all__ = ["StrictCheckpointHook", "ValidateBeforeTrainHook"]
+__all__ = ['CPUDistributedDataParallel', 'StrictCheckpointHook', 'ValidateBeforeTrainHook']
