@@ -27,7 +27,8 @@ def data_options(root: str, ann: str, batch: int) -> List[str]:
 COCO = ('configs/top_down/lite_hrnet/coco/litehrnet_18_coco_256x192.py',
         data_options('samples/coco/', 'person_keypoints_sample.json', 7) + [
             'val_dataloader.dataset.bbox_file=None', 'test_dataloader.dataset.bbox_file=None',
-            'val_evaluator.ann_file=samples/coco/person_keypoints_sample.json'],
+            'val_evaluator.ann_file=samples/coco/person_keypoints_sample.json',
+            'test_evaluator.ann_file=samples/coco/person_keypoints_sample.json'],
         r'coco/AP: \d')
 # The bundled MPII sample has no head boxes (mpii_gt_val.mat), so PCK is normalised by the
 # person box instead of the head size.
@@ -62,8 +63,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_dist_train_two_cpu_processes(tmp_path: Path) -> None:
-    """torchrun with 2 processes on the CPU (gloo): each rank trains on half the batch."""
+def test_dist_train_and_test_two_cpu_processes(tmp_path: Path) -> None:
+    """torchrun with 2 processes on the CPU (gloo): each rank trains on half the data, then
+    both evaluate the checkpoint."""
     config, options, metric = COCO
     log = run(['bash', 'tools/dist_train.sh', config, '2', '--work-dir', str(tmp_path),
                '--cfg-options', *options], PYTHON=sys.executable, PORT=str(free_port()))
@@ -73,3 +75,8 @@ def test_dist_train_two_cpu_processes(tmp_path: Path) -> None:
     assert re.search(r'Epoch\(train\)\s+\[1\]\[1/1\]', log), log[-3000:]
     assert re.search(metric, log)
     assert (tmp_path / 'epoch_1.pth').is_file()
+    # dist_test.sh evaluates that checkpoint with the same 2 processes.
+    log = run(['bash', 'tools/dist_test.sh', config, str(tmp_path / 'epoch_1.pth'), '2',
+               '--work-dir', str(tmp_path / 'test'), '--cfg-options', *options],
+              PYTHON=sys.executable, PORT=str(free_port()))
+    assert 'GPU number: 2' in log and re.search(metric, log), log[-3000:]

@@ -91,8 +91,9 @@ def format_report(report: Dict[str, List[str]], limit: int = 10) -> str:
     return '\n'.join(lines)
 
 
-def load_strict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str) -> None:
-    """Load every weight or nothing; a mismatch raises with a readable report."""
+def check_fits(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str) -> None:
+    """Raise ``ValueError`` with a readable report unless ``state_dict`` fits ``model``
+    exactly (official checkpoints are pointed to the converter)."""
     if is_official_layout(state_dict):
         raise ValueError(f'{source}: this is an official / MMPose 0.x checkpoint '
                          '(keypoint_head.*); convert it first with '
@@ -100,4 +101,9 @@ def load_strict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source
     report = compare_state_dicts(model, state_dict)
     if any(report.values()):
         raise ValueError(f'{source}: does not fit the model\n{format_report(report)}')
+
+
+def load_strict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str) -> None:
+    """Load every weight or nothing; a mismatch raises with a readable report."""
+    check_fits(model, state_dict, source)
     model.load_state_dict(state_dict, strict=True)

@@ -4,6 +4,7 @@ from typing import Dict, Optional, Sequence
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
+from ..apis.checkpoint import check_fits, state_dict_of
 from ..registry import HOOKS
 
 
@@ -52,15 +53,5 @@ class StrictCheckpointHook(Hook):
     """
 
     def after_load_checkpoint(self, runner: Runner, checkpoint: dict) -> None:
-        from ..apis.checkpoint import (compare_state_dicts, format_report, is_official_layout,
-                                       state_dict_of)
-        sd = state_dict_of(checkpoint)
         model = runner.model.module if hasattr(runner.model, 'module') else runner.model
-        source = runner._load_from or 'checkpoint'
-        if is_official_layout(sd):
-            raise ValueError(f'{source}: this is an official / MMPose 0.x checkpoint '
-                             '(keypoint_head.*); convert it first with '
-                             'tools/convert_checkpoint.py')
-        report = compare_state_dicts(model, sd)
-        if any(report.values()):
-            raise ValueError(f'{source}: does not fit the model\n{format_report(report)}')
+        check_fits(model, state_dict_of(checkpoint), runner._load_from or 'checkpoint')
