@@ -34,6 +34,69 @@ def channel_shuffle(x: Tensor, groups: int) -> Tensor:
     return x.view(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
 
 
+def cat_shuffle(a: Tensor, b: Tensor) -> Tensor:
+    """``channel_shuffle(torch.cat((a, b), 1), 2)`` in one copy instead of two.
+
+    Shuffling two groups interleaves them channel by channel (output ``2k`` is ``a[k]``,
+    ``2k + 1`` is ``b[k]``), which is exactly stacking on a new axis after the channels.
+    """
+    if torch.onnx.is_in_onnx_export():  # ONNX Runtime runs the plain form faster
+        return channel_shuffle(torch.cat((a, b), dim=1), 2)
+    return torch.stack((a, b), dim=2).flatten(1, 2)
+
+
+def _upsampled_op(x: Tensor, w: Tensor, op: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
+    """``op(x, nearest_upsample(w, x.shape))`` without materialising the upsampled ``w``.
+
+    When ``x``'s size is an integer multiple of ``w``'s, nearest upsampling repeats each
+    value over a ``ky x kx`` block. ``w`` is repeated along the width only (a copy at its
+    own, lower, height), then broadcast over the ``ky`` rows of ``x`` with contiguous inner
+    rows: element for element the same values as upsampling, so the result is bit-exact,
+    and far faster on CPU than ``F.interpolate`` (NCHW nearest) or a 6-d broadcast whose
+    innermost loop is only ``kx`` long. Otherwise (and in ONNX export) interpolate.
+    """
+    b, c, h, wd = x.shape
+    hw, ww = w.shape[-2:]
+    # ONNX Runtime's Resize is fast, while the reshapes below become many small nodes there.
+    if h % hw or wd % ww or torch.onnx.is_in_onnx_export():
+        return op(x, F.interpolate(w, size=(h, wd), mode='nearest'))
+    ky, kx = h // hw, wd // ww
+    if kx > 1:
+        w = w.unsqueeze(-1).expand(b, c, hw, ww, kx).reshape(b, c, hw, wd)
+    return op(x.reshape(b, c, hw, ky, wd), w.unsqueeze(3)).view(b, c, h, wd)
+
+
+def _mul_upsampled(x: Tensor, w: Tensor) -> Tensor:
+    """``x * nearest_upsample(w, x.shape)`` (see :func:`_upsampled_op`)."""
+    return _upsampled_op(x, w, torch.mul)
+
+
+def _add_upsampled(x: Tensor, w: Tensor) -> Tensor:
+    """``x + nearest_upsample(w, x.shape)`` (see :func:`_upsampled_op`)."""
+    return _upsampled_op(x, w, torch.add)
+
+
+def _avg_pool_to(x: Tensor, size: Sequence[int]) -> Tensor:
+    """``F.adaptive_avg_pool2d(x, size)``; as a fixed-kernel ``avg_pool2d`` when ``size``
+    divides ``x``'s (the same values, bit for bit).
+
+    The sizes are taken as Python ints, so a traced / ONNX graph gets a static kernel
+    (ONNX has no adaptive pooling to arbitrary sizes); only the batch axis stays dynamic.
+    """
+    h, w = int(x.shape[-2]), int(x.shape[-1])
+    oh, ow = int(size[0]), int(size[1])
+    if h % oh or w % ow:
+        return F.adaptive_avg_pool2d(x, (oh, ow))
+    return F.avg_pool2d(x, (h // oh, w // ow))
+
+
+# Shape-dependent helpers are opaque calls in torch.fx graphs (symbolic tracing cannot
+# branch on, or unpack, a traced shape); jit tracing and ONNX export see through them.
+for _fn in ('channel_shuffle', 'cat_shuffle', '_mul_upsampled', '_add_upsampled',
+            '_avg_pool_to'):
+    torch.fx.wrap(_fn)
+
+
 def depthwise_pointwise(in_channels: int,
                         out_channels: int,
                         stride: int,
@@ -201,25 +264,17 @@ class CrossResolutionWeighting(BaseModule):
 
     def forward(self, x: Tensors) -> Tensors:
         mini_size = x[-1].shape[-2:]
-        pooled = [F.adaptive_avg_pool2d(s, mini_size) for s in x[:-1]] + [x[-1]]
-        weights = self.conv2(self.conv1(torch.cat(pooled, dim=1)))
-        return [_mul_upsampled(s, a) for s, a in zip(x, weights.split(self.channels, dim=1))]
+        pooled = [_avg_pool_to(s, mini_size) for s in x[:-1]] + [x[-1]]
+        weights = self.conv2(self.conv1(torch.cat(pooled, dim=1))).split(self.channels, dim=1)
+        # Indexing, not zip: a torch.fx proxy of the split cannot be iterated.
+        return [_mul_upsampled(s, weights[k]) for k, s in enumerate(x)]
 
 
-def _mul_upsampled(x: Tensor, w: Tensor) -> Tensor:
-    """``x * nearest_upsample(w, x.shape)`` without materialising the upsampled ``w``.
-
-    When ``x``'s size is an integer multiple of ``w``'s, nearest upsampling repeats each
-    weight over a ``ky x kx`` block, so a broadcast multiply over a 6-d view gives the same
-    values. Otherwise fall back to interpolation.
-    """
-    b, c, h, wd = x.shape
-    hw, ww = w.shape[-2:]
-    if h % hw or wd % ww:
-        return x * F.interpolate(w, size=(h, wd), mode='nearest')
-    ky, kx = h // hw, wd // ww
-    out = x.view(b, c, hw, ky, ww, kx) * w.view(b, c, hw, 1, ww, 1)
-    return out.view(b, c, h, wd)
+def _bias_of(conv: nn.Conv2d) -> Tensor:
+    """A conv's bias, zeros if it has none."""
+    if conv.bias is not None:
+        return conv.bias.detach()
+    return conv.weight.new_zeros(conv.out_channels)
 
 
 class ConditionalChannelWeighting(CheckpointMixin, BaseModule):
@@ -262,7 +317,7 @@ class ConditionalChannelWeighting(CheckpointMixin, BaseModule):
         halves = [s.chunk(2, dim=1) for s in x]
         x2 = self.cross_resolution_weighting([h[1] for h in halves])
         x2 = [sw(dw(s)) for s, dw, sw in zip(x2, self.depthwise_convs, self.spatial_weighting)]
-        return [channel_shuffle(torch.cat([h[0], s], dim=1), 2) for h, s in zip(halves, x2)]
+        return [cat_shuffle(h[0], s) for h, s in zip(halves, x2)]
 
     def forward(self, x: Tensors) -> Tensors:
         return self._maybe_checkpoint(self._inner_forward, list(x))
@@ -315,7 +370,7 @@ class Stem(CheckpointMixin, BaseModule):
     def _inner_forward(self, x: Tensor) -> Tensor:
         x1, x2 = self.conv1(x).chunk(2, dim=1)
         x2 = self.linear_conv(self.depthwise_conv(self.expand_conv(x2)))
-        return channel_shuffle(torch.cat((self.branch1(x1), x2), dim=1), 2)
+        return cat_shuffle(self.branch1(x1), x2)
 
     def forward(self, x: Tensor) -> Tensor:
         return self._maybe_checkpoint(self._inner_forward, x)
@@ -360,11 +415,9 @@ class ShuffleUnit(CheckpointMixin, BaseModule):
 
     def _inner_forward(self, x: Tensor) -> Tensor:
         if self.stride > 1:
-            out = torch.cat((self.branch1(x), self.branch2(x)), dim=1)
-        else:
-            x1, x2 = x.chunk(2, dim=1)
-            out = torch.cat((x1, self.branch2(x2)), dim=1)
-        return channel_shuffle(out, 2)
+            return cat_shuffle(self.branch1(x), self.branch2(x))
+        x1, x2 = x.chunk(2, dim=1)
+        return cat_shuffle(x1, self.branch2(x2))
 
     def forward(self, x: Tensor) -> Tensor:
         return self._maybe_checkpoint(self._inner_forward, x)
@@ -464,6 +517,8 @@ class LiteHRModule(BaseModule):
         if with_fuse:
             self.fuse_layers = self._make_fuse_layers()
             self.relu = nn.ReLU()
+        #: Set by :meth:`switch_to_deploy` (inference only, BN folded).
+        self.deploy = False
 
     def _make_fuse_layers(self) -> Optional[nn.ModuleList]:
         if self.num_branches == 1:
@@ -491,6 +546,20 @@ class LiteHRModule(BaseModule):
             rows.append(nn.ModuleList(row))
         return nn.ModuleList(rows)
 
+    @staticmethod
+    def _add_lower_res_term(y: Tensor, layer: nn.Sequential, x: Tensor) -> Tensor:
+        """``y + layer(x)`` for a lower-resolution term (1x1 conv, BN, nearest upsampling).
+
+        The upsampling is left to :func:`_add_upsampled`, which adds the same values without
+        materialising them, unless the ``nn.Upsample`` has hooks (e.g. a FLOP counter's):
+        then it runs, so that they see it. Same result either way, bit for bit.
+        """
+        up = layer[2]
+        t = layer[1](layer[0](x))
+        if up._forward_hooks or up._forward_pre_hooks:
+            return y + up(t)
+        return _add_upsampled(y, t)
+
     def _fuse(self, out: Tensors) -> Tensors:
         """Multi-resolution fusion, bit-compatible with the reference.
 
@@ -502,17 +571,94 @@ class LiteHRModule(BaseModule):
         (``a + a == 2 * a``); in training it is called twice so that its BN running statistics
         see the same two updates per step as in the reference.
         """
+        if self.deploy:
+            return self._fuse_deploy(out)
         fuse = self.fuse_layers
         s0 = out[0] + out[0]
         for j in range(1, self.num_branches):
-            s0 = s0 + fuse[0][j](out[j])
+            s0 = self._add_lower_res_term(s0, fuse[0][j], out[j])
         fused = [self.relu(s0)]
         for i in range(1, len(fuse)):
             a = fuse[i][0](s0)
             y = a + (fuse[i][0](s0) if self.training else a)
             for j in range(1, self.num_branches):
-                y = y + (out[j] if j == i else fuse[i][j](out[j]))
+                if j == i:
+                    y = y + out[j]
+                elif j < i:
+                    y = y + fuse[i][j](out[j])
+                else:
+                    y = self._add_lower_res_term(y, fuse[i][j], out[j])
             fused.append(self.relu(y))
+        return fused
+
+    def switch_to_deploy(self, test_cfg: Optional[dict] = None) -> None:
+        """Fold BN and switch to the inference-only fusion of :meth:`_fuse_deploy`.
+
+        * The 1x1 convs that read the same lower-resolution branch ``j`` (one per output
+          ``i < j``) are merged into one conv, whose output is split per output.
+        * ``f_i0``'s last conv is scaled by 2 (exact: a power of two), replacing ``a + a``.
+
+        ``test_cfg`` is ignored (MMPose's estimators pass theirs to every submodule).
+        """
+        if self.deploy:
+            return
+        from ..deploy import fuse_conv_bn  # deploy.py needs no model classes: no cycle
+        self.eval()
+        fuse_conv_bn(self)
+        self.deploy = True
+        if not self.with_fuse or self.fuse_layers is None:
+            return
+        fuse = self.fuse_layers
+        for j in range(1, self.num_branches):
+            convs = [fuse[i][j][0] for i in range(min(j, len(fuse)))]
+            if not convs:
+                continue
+            self.register_buffer(f'_up_weight{j}', torch.cat([c.weight.detach() for c in convs]),
+                                 persistent=False)
+            self.register_buffer(f'_up_bias{j}', torch.cat([_bias_of(c) for c in convs]),
+                                 persistent=False)
+        with torch.no_grad():
+            for i in range(1, len(fuse)):
+                last = [m for m in fuse[i][0].modules() if isinstance(m, nn.Conv2d)][-1]
+                last.weight.mul_(2)
+                if last.bias is not None:
+                    last.bias.mul_(2)
+
+    def _fuse_deploy(self, out: Tensors) -> Tensors:
+        """Inference fusion: same sums as :meth:`_fuse` up to float rounding (terms are
+        added in another order).
+
+        Lower-resolution terms are summed at their own resolutions first, from the lowest
+        up (nearest upsampling by 2 twice is upsampling by 4), so every output receives one
+        upsampled term instead of one per lower branch.
+        """
+        fuse = self.fuse_layers
+        n = self.num_branches
+        ch = self.in_channels
+        low: List[Sequence[Tensor]] = [[]]
+        for j in range(1, n):
+            w, b = getattr(self, f'_up_weight{j}'), getattr(self, f'_up_bias{j}')
+            low.append(F.conv2d(out[j], w, b).split(ch[:min(j, len(fuse))], dim=1))
+        fused: Tensors = []
+        s0 = out[0]
+        for i in range(len(fuse)):
+            up: Optional[Tensor] = None
+            for j in range(n - 1, i, -1):
+                up = low[j][i] if up is None else _add_upsampled(low[j][i], up)
+            if i == 0:
+                y = out[0] + out[0]
+            else:
+                y = fuse[i][0](s0)  # its last conv is doubled
+                for j in range(1, i):
+                    y = y + fuse[i][j](out[j])
+                y = y + out[i]
+            if up is not None:
+                y = _add_upsampled(y, up)
+            if i == 0:
+                s0 = y
+                fused.append(torch.relu(y))
+            else:
+                fused.append(torch.relu_(y))
         return fused
 
     def forward(self, x: Tensors) -> Tensors:

@@ -8,6 +8,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
+import torch
 import torch.nn as nn
 from mmengine.model import BaseModule
 from torch import Tensor
@@ -17,6 +18,23 @@ from ..registry import MODELS
 from .blocks import IterativeHead, LiteHRModule, Stem, depthwise_pointwise
 
 RELU = dict(type='ReLU')
+
+
+def _check_input_size(x: Tensor, divisor: int, owner: str) -> None:
+    """Raise unless the input's height and width are multiples of ``divisor``.
+
+    An opaque call in torch.fx graphs (it branches on the shape); skipped while jit tracing
+    (and so ONNX export), where the traced graph would not keep it anyway.
+    """
+    if torch.jit.is_tracing():
+        return
+    h, w = x.shape[-2:]
+    if h % divisor or w % divisor:
+        raise ValueError(f'{owner}: input height and width must be divisible by {divisor}, '
+                         f'got {h}x{w}')
+
+
+torch.fx.wrap('_check_input_size')
 
 # arch -> (module type, modules per stage, channels of the highest-resolution branch).
 # Every preset: stem 32 -> 32 channels, 2/3/4 branches doubling in width, 2 blocks per
@@ -204,6 +222,8 @@ class LiteHRNet(BaseModule):
         self.frozen_stages = frozen_stages
         # The input must halve cleanly down to the lowest-resolution branch.
         self.size_divisor = 4 * 2**(num_out - 1)
+        #: Set by :meth:`switch_to_deploy`: BN folded, inference-only fusion.
+        self.deploy = False
         self._freeze_stages()
 
     def _make_transition_layer(self, pre: List[int], cur: List[int]) -> nn.ModuleList:
@@ -236,10 +256,7 @@ class LiteHRNet(BaseModule):
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Return the branches in ``out_indices`` (highest resolution first)."""
-        h, w = x.shape[-2:]
-        if h % self.size_divisor or w % self.size_divisor:
-            raise ValueError(f'{type(self).__name__}: input height and width must be '
-                             f'divisible by {self.size_divisor}, got {h}x{w}')
+        _check_input_size(x, self.size_divisor, type(self).__name__)
         y = [self.stem(x)]
         for i in range(self.num_stages):
             transition = getattr(self, f'transition{i}')
@@ -265,8 +282,29 @@ class LiteHRNet(BaseModule):
             for p in m.parameters():
                 p.requires_grad = False
 
+    def switch_to_deploy(self, test_cfg: Optional[dict] = None) -> None:
+        """Inference-only deploy mode, in place: fold every BN into its conv and switch the
+        fusions to their faster inference path (see ``LiteHRModule.switch_to_deploy``).
+
+        Outputs equal eval mode's up to float rounding. Irreversible (weights are
+        rewritten), and the model can no longer be put in train mode. ``test_cfg`` is
+        ignored: MMPose's ``pose_model.switch_to_deploy()`` passes its own to every submodule.
+        """
+        if self.deploy:
+            return
+        from ..deploy import fuse_conv_bn  # deploy.py needs no model classes: no cycle
+        self.eval()
+        fuse_conv_bn(self)
+        for m in self.modules():
+            if isinstance(m, LiteHRModule):
+                m.switch_to_deploy()
+        self.deploy = True
+
     def train(self, mode: bool = True) -> 'LiteHRNet':
         """Set train mode, keeping frozen stages and (with ``norm_eval``) all BN in eval."""
+        if mode and getattr(self, 'deploy', False):
+            raise RuntimeError(f'{type(self).__name__}: a model switched to deploy mode '
+                               '(BN folded) is inference-only and cannot be trained')
         super().train(mode)
         self._freeze_stages()
         if mode and self.norm_eval:

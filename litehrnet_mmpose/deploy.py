@@ -1,0 +1,292 @@
+"""Inference-only deployment: fold every BatchNorm into its conv and switch Lite-HRNet's
+blocks to their faster inference paths.
+
+    from litehrnet_mmpose.deploy import switch_to_deploy
+    pose_model = switch_to_deploy(init_model(config, checkpoint, device='cpu'))
+
+Outputs stay equal to the eval-mode model up to float rounding (<= 1e-4 on the tests'
+random weights). Deployment rewrites weights in place and cannot be undone: train, fine-tune
+or save checkpoints from a model that was never switched.
+"""
+import copy
+import os.path as osp
+import time
+from typing import Any, Callable, List, Optional, Sequence, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+from mmcv.cnn import ConvModule
+from mmengine.config import Config
+from torch import Tensor
+from torch.nn.modules.batchnorm import _BatchNorm
+
+__all__ = [
+    'TensorMode', 'build_pose_model', 'export_onnx', 'fold_bn_into_conv', 'fuse_conv_bn',
+    'ort_run', 'ort_session', 'reference_backbone_cfg', 'summarize', 'switch_to_deploy',
+    'time_calls'
+]
+
+
+@torch.no_grad()
+def fold_bn_into_conv(conv: nn.Conv2d, bn: _BatchNorm) -> None:
+    """Fold ``bn`` (eval-mode statistics) into ``conv``'s weight and bias, in place.
+
+    ``bn(conv(x)) == conv'(x)`` with ``W' = W * s`` and ``b' = (b - mean) * s + beta`` where
+    ``s = gamma / sqrt(var + eps)``.
+    """
+    if not isinstance(conv, nn.Conv2d):
+        raise TypeError(f'conv: expected nn.Conv2d, got {type(conv).__name__}')
+    if not isinstance(bn, _BatchNorm) or bn.running_mean is None:
+        raise TypeError('bn: expected a BatchNorm with running statistics, got '
+                        f'{type(bn).__name__}')
+    if bn.num_features != conv.out_channels:
+        raise ValueError(f'bn.num_features: {bn.num_features} != conv.out_channels '
+                         f'{conv.out_channels}')
+    scale = torch.rsqrt(bn.running_var + bn.eps)
+    if bn.affine:
+        scale = scale * bn.weight
+    shift = -bn.running_mean * scale
+    if bn.affine:
+        shift = shift + bn.bias
+    if conv.bias is not None:
+        shift = shift + conv.bias * scale
+    conv.weight = nn.Parameter(conv.weight * scale.reshape(-1, 1, 1, 1))
+    conv.bias = nn.Parameter(shift)
+
+
+def _fuse_conv_module(module: ConvModule) -> bool:
+    """Fold a ConvModule's norm into its conv (only for the conv -> norm order)."""
+    if not module.with_norm or not isinstance(module.norm, _BatchNorm):
+        return False
+    order = list(module.order)
+    if order.index('conv') > order.index('norm') or not isinstance(module.conv, nn.Conv2d):
+        return False
+    fold_bn_into_conv(module.conv, module.norm)
+    # ConvModule.forward skips the norm when with_norm is False; the BN itself is dropped.
+    module.with_norm = False
+    delattr(module, module.norm_name)
+    return True
+
+
+def _fuse_sequential(seq: nn.Sequential) -> int:
+    """Fold every ``Conv2d`` directly followed by a BN in a bare ``nn.Sequential`` and drop
+    the BN (Lite-HRNet's transitions and fusions use this layout)."""
+    layers: List[nn.Module] = list(seq)
+    kept: List[nn.Module] = []
+    folded = 0
+    for layer in layers:
+        prev: Optional[nn.Module] = kept[-1] if kept else None
+        if isinstance(layer, _BatchNorm) and isinstance(prev, nn.Conv2d):
+            fold_bn_into_conv(prev, layer)
+            folded += 1
+            continue
+        kept.append(layer)
+    if folded:
+        for key in list(seq._modules):
+            del seq._modules[key]
+        for k, layer in enumerate(kept):
+            seq.add_module(str(k), layer)
+    return folded
+
+
+def fuse_conv_bn(module: nn.Module) -> int:
+    """Fold, in place, every BN that directly follows a conv inside ``module``.
+
+    Handles mmcv's ``ConvModule`` (the ``norm`` is removed and skipped) and bare
+    ``nn.Sequential(conv, bn, ...)`` (the BN is removed and later layers are renumbered).
+    ``module`` must be in eval mode (its BN running statistics are what gets folded).
+    Returns the number of BN layers folded.
+    """
+    if not isinstance(module, nn.Module):
+        raise TypeError(f'module: expected an nn.Module, got {type(module).__name__}')
+    if any(m.training for m in module.modules() if isinstance(m, _BatchNorm)):
+        raise ValueError('module: BN layers in training mode; call .eval() before folding')
+    folded = 0
+    for m in list(module.modules()):
+        if isinstance(m, ConvModule):
+            folded += _fuse_conv_module(m)
+        elif isinstance(m, nn.Sequential):
+            folded += _fuse_sequential(m)
+    return folded
+
+
+def _own_switch(model: nn.Module) -> bool:
+    """Whether ``model`` has a ``switch_to_deploy`` of this package (a backbone, a block)."""
+    fn = getattr(type(model), 'switch_to_deploy', None)
+    return fn is not None and fn.__module__.startswith(__name__.split('.')[0] + '.')
+
+
+def switch_to_deploy(model: nn.Module) -> nn.Module:
+    """Put ``model`` (a backbone or a whole pose / segmentation model) in deploy mode, in
+    place: eval mode, ``switch_to_deploy()`` on every outermost module that has one (our
+    Lite-HRNet backbones; ``model`` itself included), then BN folding in everything else
+    (e.g. heads). Returns ``model``. Inference only; see the module docstring.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f'model: expected an nn.Module, got {type(model).__name__}')
+    model.eval()
+    if _own_switch(model):
+        model.switch_to_deploy()
+    else:
+        # Not the root's own method (MMPose's estimators just forward theirs to every
+        # submodule, logging each): call the outermost submodules' ones directly.
+        switched: List[str] = []
+        for name, m in list(model.named_modules())[1:]:  # switching edits the module tree
+            if (callable(getattr(m, 'switch_to_deploy', None))
+                    and not any(name.startswith(s + '.') for s in switched)):
+                m.switch_to_deploy()
+                switched.append(name)
+    fuse_conv_bn(model)
+    return model
+
+
+# --------------------------------------------------------------------------------------
+# Pose models for export and benchmarking
+
+
+class TensorMode(nn.Module):
+    """``pose_model(x, None, mode='tensor')`` as a plain module: backbone + head, no data
+    preprocessor (inputs are already normalised), what ONNX export and tracing need."""
+
+    def __init__(self, pose_model: nn.Module) -> None:
+        super().__init__()
+        self.model = pose_model
+
+    def forward(self, x: Tensor) -> Tensor:
+        out = self.model(x, None, mode='tensor')
+        if isinstance(out, (list, tuple)):  # heads may return several maps; keep the first
+            out = out[0]
+        return out
+
+
+def reference_backbone_cfg(backbone: dict) -> dict:
+    """MMPose's own ``LiteHRNet`` config equivalent to one of our backbone configs.
+
+    Our config names ``arch`` or ``extra``; MMPose's class only takes ``extra``.
+    """
+    from .models.litehrnet import ARCH_SETTINGS
+    if not isinstance(backbone, dict):
+        raise TypeError(f'backbone: expected a config dict, got {type(backbone).__name__}')
+    extra = backbone.get('extra')
+    if extra is None:
+        arch = backbone.get('arch') or '18'
+        if arch not in ARCH_SETTINGS:
+            raise ValueError(f'backbone.arch: unknown arch {arch!r}; expected one of '
+                             f'{sorted(ARCH_SETTINGS)}')
+        extra = ARCH_SETTINGS[arch]
+    ref = dict(type='LiteHRNet', extra=copy.deepcopy(extra))
+    for key in ('in_channels', 'norm_eval', 'with_cp', 'frozen_stages'):
+        if key in backbone:
+            ref[key] = backbone[key]
+    return ref
+
+
+def build_pose_model(config: Union[str, Config],
+                     checkpoint: Optional[str] = None,
+                     reference: bool = False) -> nn.Module:
+    """Build a config's pose model on the CPU in eval mode (``mmpose.apis.init_model``).
+
+    Args:
+        config: Config path or object (our ``configs/top_down/...``).
+        checkpoint: Optional MMPose 1.x checkpoint, loaded strictly.
+        reference: Replace the backbone by MMPose's own ``LiteHRNet`` with the same
+            architecture (see :func:`reference_backbone_cfg`).
+    """
+    from mmpose.apis import init_model
+
+    from .apis.checkpoint import load_strict, state_dict_of
+    if isinstance(config, str):
+        if not osp.isfile(config):
+            raise FileNotFoundError(f'config: no such file {config!r}')
+        config = Config.fromfile(config)
+    elif isinstance(config, Config):
+        config = copy.deepcopy(config)
+    else:
+        raise TypeError(f'config: expected a path or mmengine Config, got '
+                        f'{type(config).__name__}')
+    if reference:
+        import mmpose.models  # noqa: F401  (registers MMPose's LiteHRNet)
+        config.model.backbone = reference_backbone_cfg(config.model.backbone.to_dict())
+    model = init_model(config, None, device='cpu')
+    if checkpoint is not None:
+        if not osp.isfile(checkpoint):
+            raise FileNotFoundError(f'checkpoint: no such file {checkpoint!r}')
+        ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
+        load_strict(model, state_dict_of(ckpt), 'checkpoint')
+    return model.eval()
+
+
+# --------------------------------------------------------------------------------------
+# ONNX
+
+
+def export_onnx(module: nn.Module,
+                path: str,
+                input_shape: Sequence[int],
+                dynamic_batch: bool = False,
+                opset: int = 17) -> None:
+    """Export ``module`` (one image tensor in, one tensor out) to ONNX at ``path``.
+
+    Uses the TorchScript-based exporter (``dynamo=False``: no ``onnxscript`` needed);
+    input ``input`` of shape ``input_shape`` (N, C, H, W), output ``output``; with
+    ``dynamic_batch`` the batch axis of both is symbolic.
+    """
+    if len(input_shape) != 4 or not all(isinstance(d, int) and d > 0 for d in input_shape):
+        raise ValueError(f'input_shape: expected 4 positive ints (N, C, H, W), got '
+                         f'{input_shape!r}')
+    if opset < 17:
+        raise ValueError(f'opset: must be >= 17, got {opset}')
+    module = module.eval()
+    x = torch.randn(*input_shape)
+    axes = {'input': {0: 'batch'}, 'output': {0: 'batch'}} if dynamic_batch else None
+    import warnings
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter('ignore')  # TracerWarnings and the exporter's deprecation note
+        torch.onnx.export(module, (x, ), path, input_names=['input'], output_names=['output'],
+                          opset_version=opset, dynamic_axes=axes, dynamo=False,
+                          do_constant_folding=True)
+
+
+def ort_session(path: str, threads: Optional[int] = None) -> Any:
+    """An ONNX Runtime CPU session for ``path`` (``threads``: intra-op threads)."""
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    # Flush denormals, as :func:`time_calls`' callers do in PyTorch (set_flush_denormal).
+    opts.add_session_config_entry('session.set_denormal_as_zero', '1')
+    if threads is not None:
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+    return ort.InferenceSession(path, opts, providers=['CPUExecutionProvider'])
+
+
+def ort_run(session: Any, x: Tensor) -> np.ndarray:
+    """Run a single-input, single-output session on ``x``."""
+    name = session.get_inputs()[0].name
+    return session.run(None, {name: x.detach().cpu().numpy()})[0]
+
+
+# --------------------------------------------------------------------------------------
+# Timing
+
+
+def time_calls(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> List[float]:
+    """Seconds taken by each of ``repeats`` calls of ``fn`` after ``warmup`` untimed ones."""
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f'repeats/warmup: expected >= 1 / >= 0, got {repeats}/{warmup}')
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def summarize(times: Sequence[float]) -> dict:
+    """Median, interquartile range, min and max of a list of timings (same unit)."""
+    arr = np.asarray(times, dtype=np.float64)
+    q1, med, q3 = np.percentile(arr, [25, 50, 75])
+    return dict(median=float(med), iqr=float(q3 - q1), min=float(arr.min()),
+                max=float(arr.max()), n=int(arr.size))

@@ -1,0 +1,163 @@
+"""Deploy mode (BN folding, inference-only fusion), graph capture (torch.fx, torch.jit,
+ONNX through tools/export_onnx.py) and the benchmark's quick mode."""
+import copy
+import importlib.util
+import json
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+import torch
+import torch.nn as nn
+from mmcv.cnn import ConvModule
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from litehrnet_mmpose.deploy import build_pose_model, fuse_conv_bn, switch_to_deploy
+from test_backbone import ARCHS, H, W, build, randomize_bn
+
+ROOT = Path(__file__).resolve().parents[1]
+CONFIG_18 = str(ROOT / 'configs/top_down/lite_hrnet/coco/litehrnet_18_coco_256x192.py')
+ALL_OUT = (0, 1, 2, 3)
+
+
+def load_tool(name: str) -> ModuleType:
+    """Import ``tools/<name>.py`` (tools/ is not a package) to call its ``main(argv)``."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / 'tools' / f'{name}.py')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def eval_model(arch: str) -> nn.Module:
+    model = build(arch, out_indices=ALL_OUT)
+    randomize_bn(model)
+    return model.eval()
+
+
+def max_diff(a: tuple, b: tuple) -> float:
+    return max((x - y).abs().max().item() for x, y in zip(a, b))
+
+
+@pytest.mark.parametrize('arch', list(ARCHS))
+def test_deploy_outputs_equal_eval(arch: str) -> None:
+    model = eval_model(arch)
+    keys = set(model.state_dict())
+    deployed = copy.deepcopy(model)
+    deployed.switch_to_deploy()
+    assert set(model.state_dict()) == keys  # the original is untouched
+    assert not any(isinstance(m, _BatchNorm) for m in deployed.modules())
+    x = torch.randn(2, 3, H, W)
+    with torch.no_grad():
+        expected, got = model(x), deployed(x)
+    assert [o.shape for o in got] == [o.shape for o in expected]
+    assert max(o.abs().max().item() for o in expected) > 1e-2  # a meaningful comparison
+    assert max_diff(expected, got) <= 1e-4
+    with pytest.raises(RuntimeError, match='deploy'):
+        deployed.train()
+
+
+def test_fuse_conv_bn_handles_conv_module_and_bare_sequential() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        ConvModule(3, 8, 3, padding=1, norm_cfg=dict(type='BN')),
+        nn.Sequential(nn.Conv2d(8, 8, 3, padding=1, groups=8), nn.BatchNorm2d(8),
+                      nn.Conv2d(8, 4, 1, bias=True), nn.BatchNorm2d(4), nn.ReLU()))
+    randomize_bn(model)
+    model.eval()
+    x = torch.randn(2, 3, 8, 8)
+    expected = model(x)
+    with pytest.raises(ValueError, match='eval'):
+        fuse_conv_bn(copy.deepcopy(model).train())
+    assert fuse_conv_bn(model) == 3
+    assert not any(isinstance(m, _BatchNorm) for m in model.modules())
+    assert [type(m) for m in model[1]] == [nn.Conv2d, nn.Conv2d, nn.ReLU]
+    torch.testing.assert_close(model(x), expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(TypeError, match='module'):
+        fuse_conv_bn('not a module')
+
+
+@pytest.mark.filterwarnings('ignore::torch.jit.TracerWarning')  # static spatial sizes
+@pytest.mark.parametrize('deploy', [False, True], ids=['eval', 'deploy'])
+@pytest.mark.parametrize('arch', ['18', 'naive-18'])
+def test_fx_and_jit_trace_equal_eager(arch: str, deploy: bool) -> None:
+    model = eval_model(arch)
+    if deploy:
+        model.switch_to_deploy()
+    x = torch.randn(2, 3, H, W)
+    with torch.no_grad():
+        expected = model(x)
+        graph = torch.fx.symbolic_trace(model)
+        assert max_diff(expected, graph(x)) == 0
+        traced = torch.jit.trace(model, (x, ), check_trace=False)
+        assert max_diff(expected, traced(x)) == 0
+    # the fx graph keeps the input size check
+    with pytest.raises(ValueError, match='divisible by 32'):
+        graph(torch.randn(1, 3, H + 4, W))
+
+
+@pytest.fixture(scope='module')
+def checkpoint_18(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A pose checkpoint of the Lite-HRNet-18 config with random BN statistics."""
+    torch.manual_seed(0)
+    model = build_pose_model(CONFIG_18)
+    randomize_bn(model)
+    path = tmp_path_factory.mktemp('ckpt') / 'litehrnet18_random.pth'
+    torch.save({'state_dict': model.state_dict()}, path)
+    return str(path)
+
+
+def test_pose_model_deploy_equals_eval(checkpoint_18: str) -> None:
+    model = build_pose_model(CONFIG_18, checkpoint_18)
+    deployed = switch_to_deploy(copy.deepcopy(model))
+    assert deployed.backbone.deploy
+    x = torch.randn(1, 3, 64, 96)
+    with torch.no_grad():
+        expected = model(x, None, mode='tensor')
+        got = deployed(x, None, mode='tensor')
+    assert expected.abs().max().item() > 1e-2
+    assert (expected - got).abs().max().item() <= 1e-4
+
+
+@pytest.mark.parametrize('deploy', [False, True], ids=['eval', 'deploy'])
+def test_export_onnx_round_trip(checkpoint_18: str, tmp_path: Path, deploy: bool) -> None:
+    pytest.importorskip('onnxruntime')
+    tool = load_tool('export_onnx')
+    out, report = tmp_path / 'model.onnx', tmp_path / 'report.json'
+    argv = [CONFIG_18, checkpoint_18, '--shape', '64', '96', '--out', str(out),
+            '--dynamic-batch', '--repeats', '2', '--json', str(report)]
+    assert tool.main(argv + (['--deploy'] if deploy else [])) == 0
+    result = json.loads(report.read_text())
+    assert result['max_abs_diff'] <= 1e-4
+    assert result['opset'] >= 17 and result['deploy'] == deploy
+    assert result['output_shape'] == [17, 16, 24]
+    assert result['ort_latency_s']['median'] > 0
+    import onnx
+    model = onnx.load(str(out))
+    assert model.opset_import[0].version >= 17
+    assert model.graph.input[0].type.tensor_type.shape.dim[0].dim_param == 'batch'
+
+
+def test_benchmark_quick_mode(tmp_path: Path) -> None:
+    tool = load_tool('benchmark')
+    out_json, out_table = tmp_path / 'bench.json', tmp_path / 'bench.md'
+    argv = ['--quick', '--threads', '1', '--configs', CONFIG_18, '--shape', '64', '96',
+            '--out-json', str(out_json), '--out-table', str(out_table)]
+    assert tool.main(argv) == 0
+    data = json.loads(out_json.read_text())
+    assert data['meta']['threads'] == 1 and data['meta']['quick']
+    res = data['results'][CONFIG_18]
+    assert res['checks']['ours'] <= 1e-5 and res['checks']['ours-deploy'] <= 1e-4
+    metrics = {row['metric'] for row in res['rows']}
+    assert {'cpu_latency_b1', 'cpu_throughput_b2', 'train_step_b2',
+            'train_b2_saved_tensors'} <= metrics
+    if importlib.util.find_spec('onnxruntime'):
+        assert 'ort_latency_b1' in metrics
+    for row in res['rows']:
+        assert row['ratio'] is not None and row['ratio'] > 0, row
+        assert row['median'] >= 0 and row['n'] >= 1
+        if row['variant'] == 'mmpose':
+            assert row['ratio'] == 1
+    latency = {r['variant'] for r in res['rows'] if r['metric'] == 'cpu_latency_b1'}
+    assert latency == {'mmpose', 'mmpose+bnfold', 'ours', 'ours-deploy'}
+    table = out_table.read_text()
+    assert table.startswith('| config |') and 'ours-deploy' in table

@@ -1,0 +1,373 @@
+"""Speed and memory of our Lite-HRNet pose models against MMPose's own, in one process.
+
+    python tools/benchmark.py [--configs CFG ...] [--quick] [--threads T] [--repeats N]
+        [--out-json bench.json] [--out-table bench.md] [--no-onnx] [--no-train]
+
+For every config, MMPose's model is the same config with the backbone replaced by
+``dict(type='LiteHRNet', extra=ARCH_SETTINGS[arch])``; both get the same weights (PyTorch's
+default init, BN statistics calibrated on random images so that activations have the scale
+of a trained network) and their outputs are checked to agree before anything is timed.
+Variants: ``mmpose`` (the baseline of every ratio), ``mmpose+bnfold`` (MMPose's model with BN
+folded: a calibration point), ``ours`` (eval mode) and ``ours-deploy``
+(``litehrnet_mmpose.deploy.switch_to_deploy``).
+
+Rows (each variant measured in turn, the order rotating every repeat, so that load on a
+shared machine hits all alike; median and IQR of the repeats; ratios are variant / mmpose
+of the median, lower is better):
+
+* ``cpu_latency_b1``, ``cpu_throughput_bN``: forward, ``torch.inference_mode``.
+* ``train_step_bN``: forward + backward + Adam step (MSE to a random heatmap), train mode.
+* ``*_peak_rss``: growth of the process's peak resident memory (Linux ``VmHWM``, reset
+  through ``/proc/self/clear_refs`` after ``malloc_trim``) during one call: what the call
+  really adds to the machine's memory, allocator overhead included.
+* ``train_saved_tensors``: bytes of the distinct tensors autograd keeps for backward.
+* ``ort_latency_b1``: ONNX Runtime, every variant exported the same way.
+* ``gpu_*``: batch 1 and 64, fp32 and AMP (fp16 autocast), channels_last, when CUDA is up.
+
+Denormal floats are flushed to zero (PyTorch and ONNX Runtime): untrained layers can drive
+activations into that range, where x86 arithmetic is ~100x slower.
+"""
+import argparse
+import copy
+import ctypes
+import json
+import os
+import os.path as osp
+import platform
+import sys
+import tempfile
+from typing import Callable, Dict, List, Optional, Tuple
+
+import torch
+import torch.nn as nn
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from litehrnet_mmpose.deploy import (TensorMode, build_pose_model, export_onnx, ort_run,
+                                     ort_session, summarize, switch_to_deploy, time_calls)
+
+DEFAULT_CONFIGS = ['configs/top_down/lite_hrnet/coco/litehrnet_18_coco_256x192.py',
+                   'configs/top_down/lite_hrnet/coco/litehrnet_30_coco_256x192.py']
+BASELINE = 'mmpose'
+Row = Dict[str, object]
+Fn = Callable[[], object]
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Command-line arguments."""
+    p = argparse.ArgumentParser(description='Ours vs MMPose Lite-HRNet: speed and memory')
+    p.add_argument('--configs', nargs='+', default=DEFAULT_CONFIGS, help='pose configs')
+    p.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'), default=None,
+                   help='input size (default 256 192; --quick: 128 96)')
+    p.add_argument('--quick', action='store_true',
+                   help='few iterations, small batches and input (for the test suite)')
+    p.add_argument('--threads', type=int, help='torch CPU threads (default: torch default)')
+    p.add_argument('--repeats', type=int, help='timed repeats per row (default 15; quick 2)')
+    p.add_argument('--throughput-batch', type=int, help='default 32 (quick 2)')
+    p.add_argument('--train-batch', type=int, help='default 16 (quick 2)')
+    p.add_argument('--no-onnx', action='store_true', help='skip the ONNX Runtime row')
+    p.add_argument('--no-train', action='store_true', help='skip the training rows')
+    p.add_argument('--out-json', help='write all results to this JSON file')
+    p.add_argument('--out-table', help='write the table (Markdown) to this file')
+    args = p.parse_args(argv)
+    quick = args.quick
+    args.shape = tuple(args.shape or ((128, 96) if quick else (256, 192)))
+    args.repeats = args.repeats or (2 if quick else 15)
+    args.throughput_batch = args.throughput_batch or (2 if quick else 32)
+    args.train_batch = args.train_batch or (2 if quick else 16)
+    for name in ('repeats', 'throughput_batch', 'train_batch', 'threads'):
+        value = getattr(args, name)
+        if value is not None and value < 1:
+            p.error(f'--{name.replace("_", "-")}: expected a positive int, got {value}')
+    if any(s < 32 or s % 32 for s in args.shape):
+        p.error(f'--shape: H and W must be positive multiples of 32, got {args.shape}')
+    return args
+
+
+# --------------------------------------------------------------------------------------
+# Models
+
+
+@torch.no_grad()
+def calibrate_bn(model: nn.Module, shape: Tuple[int, int], batches: int = 2,
+                 batch_size: int = 4) -> None:
+    """Set every BN's running statistics to the average batch statistics of random images,
+    so that eval-mode activations keep a trained network's scale (default init + identity
+    BN statistics shrink them towards zero, into denormal floats)."""
+    bns = [m for m in model.modules() if isinstance(m, _BatchNorm)]
+    momenta = [bn.momentum for bn in bns]
+    for bn in bns:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative average over the calibration batches
+    model.train()
+    g = torch.Generator().manual_seed(0)
+    for _ in range(batches):
+        model(torch.randn(batch_size, 3, *shape, generator=g), None, mode='tensor')
+    for bn, m in zip(bns, momenta):
+        bn.momentum = m
+    model.eval()
+
+
+def build_variants(config: str, shape: Tuple[int, int]) -> Tuple[Dict[str, nn.Module], dict]:
+    """The four variants of one config with the same weights, and their agreement checks
+    (max |variant - mmpose| on one random batch)."""
+    torch.manual_seed(0)
+    ours = build_pose_model(config)
+    calibrate_bn(ours, shape)
+    ref = build_pose_model(config, reference=True)
+    ref.load_state_dict(ours.state_dict(), strict=True)
+    variants = {
+        BASELINE: ref,
+        'mmpose+bnfold': switch_to_deploy(copy.deepcopy(ref)),
+        'ours': ours,
+        'ours-deploy': switch_to_deploy(copy.deepcopy(ours)),
+    }
+    x = torch.randn(2, 3, *shape, generator=torch.Generator().manual_seed(1))
+    with torch.inference_mode():
+        outs = {k: TensorMode(m)(x) for k, m in variants.items()}
+    base = outs[BASELINE]
+    checks = {k: (o - base).abs().max().item() for k, o in outs.items() if k != BASELINE}
+    scale = base.abs().max().item()
+    checks['output_abs_max'] = scale
+    # Absolute limits for outputs of magnitude <= 1, relative beyond: calibrated outputs
+    # reach a few units, and BN folding's float32 rounding grows with them.
+    limits = {k: v * max(1.0, scale) for k, v in
+              (('ours', 1e-5), ('mmpose+bnfold', 1e-4), ('ours-deploy', 1e-4))}
+    bad = {k: v for k, v in checks.items() if k in limits and v > limits[k]}
+    if bad:
+        raise RuntimeError(f'{config}: outputs disagree with MMPose: {bad} (limits {limits})')
+    return variants, checks
+
+
+# --------------------------------------------------------------------------------------
+# Measurements
+
+
+def interleaved(fns: Dict[str, Fn], repeats: int, warmup: int = 1) -> Dict[str, List[float]]:
+    """Time every function ``repeats`` times, one call of each in turn (the order rotates
+    each round), after ``warmup`` untimed calls of each."""
+    names = list(fns)
+    for name in names:
+        time_calls(fns[name], repeats=1, warmup=warmup)
+    times: Dict[str, List[float]] = {n: [] for n in names}
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            times[name] += time_calls(fns[name], repeats=1, warmup=0)
+    return times
+
+
+_LIBC = ctypes.CDLL(None) if sys.platform.startswith('linux') else None
+
+
+def _status_kb(key: str) -> int:
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith(key + ':'):
+                return int(line.split()[1])
+    raise KeyError(key)
+
+
+def peak_rss_growth(fn: Fn) -> Optional[int]:
+    """Bytes by which one call of ``fn`` raises the process's peak resident memory (Linux
+    only: None elsewhere). Freed heap is returned to the OS first (``malloc_trim``) and
+    the peak reset (``clear_refs``), so memory cached by earlier calls is not reused."""
+    if _LIBC is None or not osp.exists('/proc/self/clear_refs'):
+        return None
+    try:
+        _LIBC.malloc_trim(0)
+        with open('/proc/self/clear_refs', 'w') as f:
+            f.write('5')  # resets VmHWM to the current RSS
+    except OSError:
+        return None
+    before = _status_kb('VmRSS')
+    fn()
+    return (_status_kb('VmHWM') - before) * 1024
+
+
+def saved_tensor_bytes(step: Callable[[], torch.Tensor]) -> int:
+    """Bytes of the distinct storages autograd saves for backward during ``step()``."""
+    seen: Dict[int, int] = {}
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        st = t.untyped_storage()
+        seen[st.data_ptr()] = st.nbytes()
+        return t
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        step()
+    return sum(seen.values())
+
+
+def _rows(metric: str, unit: str, values: Dict[str, List[float]], **extra: object) -> List[Row]:
+    """One row per variant with summary statistics and the ratio to the baseline."""
+    stats = {k: summarize(v) for k, v in values.items()}
+    base = stats[BASELINE]['median']
+    return [dict(metric=metric, variant=k, unit=unit, ratio=(s['median'] / base if base else
+                                                               None), **s, **extra)
+            for k, s in stats.items()]
+
+
+def cpu_rows(variants: Dict[str, nn.Module], args: argparse.Namespace) -> List[Row]:
+    """Inference latency / throughput and peak RSS growth on the CPU."""
+    rows: List[Row] = []
+    modules = {k: TensorMode(m).eval() for k, m in variants.items()}
+    for metric, batch in (('cpu_latency_b1', 1), (f'cpu_throughput_b{args.throughput_batch}',
+                                                   args.throughput_batch)):
+        x = torch.randn(batch, 3, *args.shape)
+        fns = {k: (lambda m=m: m(x)) for k, m in modules.items()}
+        with torch.inference_mode():
+            times = interleaved(fns, args.repeats, warmup=2 if batch == 1 else 1)
+            rows += _rows(metric, 's', times, batch=batch,
+                          images_per_s={k: batch / summarize(v)['median']
+                                        for k, v in times.items()}
+                          if batch > 1 else None)
+            mem = {k: peak_rss_growth(f) for k, f in fns.items()}
+        if all(v is not None for v in mem.values()):
+            rows += _rows(f'{metric.split("_b")[0]}_b{batch}_peak_rss', 'bytes',
+                          {k: [float(v)] for k, v in mem.items()}, batch=batch)
+    return rows
+
+
+def train_rows(variants: Dict[str, nn.Module], args: argparse.Namespace) -> List[Row]:
+    """Training step time (forward + backward + Adam), saved tensors and peak RSS growth.
+    Deployed variants are inference-only and skipped; training works on copies."""
+    models = {k: copy.deepcopy(variants[k]).train() for k in (BASELINE, 'ours')}
+    x = torch.randn(args.train_batch, 3, *args.shape)
+    with torch.no_grad():
+        target = torch.randn_like(TensorMode(models['ours'])(x))
+    optims = {k: torch.optim.Adam(m.parameters(), lr=1e-6) for k, m in models.items()}
+
+    def step(name: str) -> torch.Tensor:
+        optims[name].zero_grad(set_to_none=True)
+        loss = (TensorMode(models[name])(x) - target).pow(2).mean()
+        loss.backward()
+        optims[name].step()
+        return loss
+
+    fns = {k: (lambda k=k: step(k)) for k in models}
+    rows = _rows(f'train_step_b{args.train_batch}', 's', interleaved(fns, args.repeats),
+                 batch=args.train_batch)
+    saved = {k: [float(saved_tensor_bytes(lambda k=k: TensorMode(models[k])(x)))]
+             for k in models}
+    rows += _rows(f'train_b{args.train_batch}_saved_tensors', 'bytes', saved,
+                  batch=args.train_batch)
+    mem = {k: peak_rss_growth(f) for k, f in fns.items()}
+    if all(v is not None for v in mem.values()):
+        rows += _rows(f'train_b{args.train_batch}_peak_rss', 'bytes',
+                      {k: [float(v)] for k, v in mem.items()}, batch=args.train_batch)
+    return rows
+
+
+def onnx_rows(variants: Dict[str, nn.Module], args: argparse.Namespace) -> List[Row]:
+    """ONNX Runtime latency at batch 1, every variant exported the same way; the ORT
+    outputs are checked against PyTorch's (max abs diff kept in the rows)."""
+    sessions, diffs = {}, {}
+    x = torch.randn(1, 3, *args.shape)
+    with tempfile.TemporaryDirectory() as tmp:
+        for k, m in variants.items():
+            path = osp.join(tmp, f'{k.replace("+", "_")}.onnx')
+            module = TensorMode(m).eval()
+            export_onnx(module, path, (1, 3, *args.shape))
+            sessions[k] = ort_session(path, torch.get_num_threads())
+            with torch.inference_mode():
+                diffs[k] = (torch.from_numpy(ort_run(sessions[k], x)) - module(x)).abs().max()
+    fns = {k: (lambda s=s: ort_run(s, x)) for k, s in sessions.items()}
+    rows = _rows('ort_latency_b1', 's', interleaved(fns, args.repeats, warmup=2), batch=1)
+    for row in rows:
+        row['ort_vs_torch_max_abs_diff'] = float(diffs[row['variant']])
+    return rows
+
+
+def gpu_rows(variants: Dict[str, nn.Module], args: argparse.Namespace) -> List[Row]:
+    """CUDA latency at batch 1 and 64, fp32 and AMP (fp16 autocast), channels_last."""
+    rows: List[Row] = []
+    dev = torch.device('cuda')
+    modules = {k: TensorMode(copy.deepcopy(m)).eval().to(dev).to(
+        memory_format=torch.channels_last) for k, m in variants.items()}
+    for batch in (1, 64):
+        x = torch.randn(batch, 3, *args.shape, device=dev).to(memory_format=torch.channels_last)
+        for amp in (False, True):
+
+            def call(m: nn.Module) -> None:
+                with torch.autocast('cuda', dtype=torch.float16, enabled=amp):
+                    m(x)
+                torch.cuda.synchronize()
+            fns = {k: (lambda m=m: call(m)) for k, m in modules.items()}
+            with torch.inference_mode():
+                times = interleaved(fns, args.repeats, warmup=3)
+            rows += _rows(f'gpu_{"amp" if amp else "fp32"}_cl_b{batch}', 's', times,
+                          batch=batch)
+    return rows
+
+
+# --------------------------------------------------------------------------------------
+# Report
+
+
+def _fmt(row: Row) -> Tuple[str, str]:
+    """Median and spread of a row, human-readable."""
+    if row['unit'] == 'bytes':
+        spread = '' if row['n'] == 1 else f'[{row["iqr"] / 2**20:.1f}]'
+        return f'{row["median"] / 2**20:.1f} MiB', spread
+    med = f'{row["median"] * 1e3:.2f} ms'
+    if row.get('images_per_s'):
+        med += f' ({row["images_per_s"][row["variant"]]:.1f} img/s)'
+    return med, f'[{row["iqr"] * 1e3:.2f}]'
+
+
+def format_table(results: Dict[str, dict]) -> str:
+    """Markdown table of every config's rows."""
+    lines = ['| config | row | variant | median | IQR | ratio vs mmpose |',
+             '|---|---|---|---|---|---|']
+    for config, res in results.items():
+        for row in res['rows']:
+            med, spread = _fmt(row)
+            ratio = '' if row['ratio'] is None else f'{row["ratio"]:.2f}'
+            lines.append(f'| {osp.basename(config).replace(".py", "")} | {row["metric"]} | '
+                         f'{row["variant"]} | {med} | {spread} | {ratio} |')
+    return '\n'.join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Run the benchmark; returns the exit status."""
+    args = parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    torch.set_flush_denormal(True)
+    meta = dict(torch=torch.__version__, threads=torch.get_num_threads(),
+                flush_denormal=True, cpu=platform.processor() or platform.machine(),
+                cpu_count=os.cpu_count(), shape=list(args.shape), repeats=args.repeats,
+                quick=args.quick, cuda=torch.cuda.is_available(),
+                command=' '.join(['python', 'tools/benchmark.py'] + (argv or sys.argv[1:])))
+    print(f'torch {meta["torch"]}, {meta["threads"]} CPU thread(s), input '
+          f'{args.shape[0]}x{args.shape[1]}, {args.repeats} repeats, denormals flushed',
+          flush=True)
+    results: Dict[str, dict] = {}
+    for config in args.configs:
+        variants, checks = build_variants(config, args.shape)
+        print(f'{config}: max |variant - mmpose| = ' +
+              ', '.join(f'{k} {v:.2g}' for k, v in checks.items()), flush=True)
+        rows = cpu_rows(variants, args)
+        if not args.no_train:
+            rows += train_rows(variants, args)
+        if not args.no_onnx:
+            try:
+                import onnxruntime  # noqa: F401
+            except ImportError:
+                print('onnxruntime not installed: no ONNX Runtime row')
+            else:
+                rows += onnx_rows(variants, args)
+        if torch.cuda.is_available():
+            rows += gpu_rows(variants, args)
+        results[config] = dict(checks=checks, rows=rows)
+    table = format_table(results)
+    print(table)
+    if args.out_table:
+        with open(args.out_table, 'w') as f:
+            f.write(table + '\n')
+    if args.out_json:
+        with open(args.out_json, 'w') as f:
+            json.dump(dict(meta=meta, results=results), f, indent=2)
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,110 @@
+"""Export a pose model (backbone + head, tensor mode, no data preprocessor) to ONNX, check
+ONNX Runtime against PyTorch and time both on the CPU.
+
+    python tools/export_onnx.py CONFIG [CHECKPOINT] --shape H W [--batch N] [--dynamic-batch]
+        [--out model.onnx] [--deploy] [--opset 17] [--repeats 20] [--threads T]
+
+The input is the normalised image batch (N, 3, H, W); the output the heatmaps. ``--deploy``
+exports the BN-folded inference graph (``litehrnet_mmpose.deploy.switch_to_deploy``).
+Exits with status 1 when ONNX Runtime and PyTorch differ by more than ``--atol``.
+"""
+import argparse
+import json
+import sys
+from typing import List, Optional
+
+import torch
+
+from litehrnet_mmpose.analysis import resolve_input_hw
+from litehrnet_mmpose.deploy import (TensorMode, build_pose_model, export_onnx, ort_run,
+                                     ort_session, summarize, switch_to_deploy, time_calls)
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(description='Export a pose model to ONNX and check it')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('checkpoint', nargs='?', help='MMPose 1.x checkpoint (optional)')
+    parser.add_argument('--shape', type=int, nargs='+', metavar='S',
+                        help='input H W, or S for S x S (default: the config codec size)')
+    parser.add_argument('--batch', type=int, default=1, help='batch size of the example')
+    parser.add_argument('--dynamic-batch', action='store_true', help='symbolic batch axis')
+    parser.add_argument('--out', default='model.onnx', help='output .onnx path')
+    parser.add_argument('--deploy', action='store_true', help='export the deploy-mode model')
+    parser.add_argument('--opset', type=int, default=17, help='ONNX opset (>= 17)')
+    parser.add_argument('--atol', type=float, default=1e-4,
+                        help='largest allowed |ORT - PyTorch| difference')
+    parser.add_argument('--repeats', type=int, default=20, help='timed runs (0: no timing)')
+    parser.add_argument('--threads', type=int, help='CPU threads for both runtimes')
+    parser.add_argument('--json', help='also write the results to this JSON file')
+    args = parser.parse_args(argv)
+    if args.batch < 1:
+        parser.error(f'--batch: expected a positive int, got {args.batch}')
+    if args.repeats < 0:
+        parser.error(f'--repeats: expected >= 0, got {args.repeats}')
+    if args.threads is not None and args.threads < 1:
+        parser.error(f'--threads: expected a positive int, got {args.threads}')
+    return args
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Export, compare and time; returns the exit status."""
+    args = parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    # Untrained weights drive activations into denormal floats, which are ~100x slower on
+    # x86 and would make the timings meaningless; ONNX Runtime flushes them too.
+    torch.set_flush_denormal(True)
+    model = build_pose_model(args.config, args.checkpoint)
+    h, w = resolve_input_hw(args.shape, model.cfg)
+    if args.deploy:
+        switch_to_deploy(model)
+    module = TensorMode(model).eval()
+    export_onnx(module, args.out, (args.batch, 3, h, w), dynamic_batch=args.dynamic_batch,
+                opset=args.opset)
+
+    session = ort_session(args.out, args.threads)
+    # With a dynamic batch, check a batch size other than the exported example's too.
+    batches = [args.batch] + ([args.batch + 1] if args.dynamic_batch else [])
+    max_diff = 0.0
+    for n in batches:
+        x = torch.randn(n, 3, h, w, generator=torch.Generator().manual_seed(n))
+        with torch.inference_mode():
+            ref = module(x)
+        got = torch.from_numpy(ort_run(session, x))
+        if got.shape != ref.shape:
+            print(f'shape mismatch at batch {n}: ONNX {tuple(got.shape)} vs PyTorch '
+                  f'{tuple(ref.shape)}')
+            return 1
+        max_diff = max(max_diff, (got - ref).abs().max().item())
+    result = dict(config=args.config, onnx=args.out, input_shape=[args.batch, 3, h, w],
+                  output_shape=list(ref.shape[1:]), dynamic_batch=args.dynamic_batch,
+                  deploy=args.deploy, opset=args.opset, max_abs_diff=max_diff,
+                  threads=torch.get_num_threads())
+    print(f'exported {args.out} (opset {args.opset}, input {args.batch}x3x{h}x{w}'
+          f'{", dynamic batch" if args.dynamic_batch else ""}'
+          f'{", deploy" if args.deploy else ""})')
+    print(f'max |ONNX Runtime - PyTorch| = {max_diff:.3g} (atol {args.atol:g})')
+
+    if args.repeats:
+        x = torch.randn(args.batch, 3, h, w)
+        with torch.inference_mode():
+            torch_t = summarize(time_calls(lambda: module(x), args.repeats, warmup=3))
+        ort_t = summarize(time_calls(lambda: ort_run(session, x), args.repeats, warmup=3))
+        result.update(pytorch_latency_s=torch_t, ort_latency_s=ort_t)
+        print(f'CPU latency, batch {args.batch}, {torch.get_num_threads()} thread(s), '
+              f'median [IQR] of {args.repeats}:')
+        for name, t in (('PyTorch', torch_t), ('ONNX Runtime', ort_t)):
+            print(f'  {name:13s} {t["median"] * 1e3:8.2f} ms  [{t["iqr"] * 1e3:.2f}]')
+        print(f'  ratio ORT / PyTorch: {ort_t["median"] / torch_t["median"]:.2f}')
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(result, f, indent=2)
+    if max_diff > args.atol:
+        print(f'FAILED: difference {max_diff:.3g} exceeds --atol {args.atol:g}')
+        return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
