@@ -8,12 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from mmengine.config import Config
-from mmpose.apis import init_model
 
-from litehrnet_mmpose import ARCH_SETTINGS
-from litehrnet_mmpose.apis.checkpoint import load_strict
 from litehrnet_mmpose.apis.inference import load_bboxes, predict_and_draw
+from litehrnet_mmpose.deploy import build_pose_model
 from test_backbone import randomize_bn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,19 +19,12 @@ IMAGE = str(ROOT / 'samples/coco/images/000000000785.jpg')
 DETS = str(ROOT / 'samples/coco/person_detection_sample.json')
 
 
-def mmpose_reference_config() -> Config:
-    """Our COCO config with MMPose's own LiteHRNet as the backbone."""
-    cfg = Config.fromfile(CONFIG)
-    cfg.model.backbone = dict(type='LiteHRNet', extra=ARCH_SETTINGS['18'])
-    return cfg
-
-
 @pytest.fixture(scope='module')
 def reference(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """MMPose's model with random weights, saved in the official and the 1.x layouts."""
     tmp = tmp_path_factory.mktemp('ckpt')
     torch.manual_seed(0)
-    model = init_model(mmpose_reference_config(), None, device='cpu')
+    model = build_pose_model(CONFIG, reference=True)  # MMPose's own LiteHRNet inside
     randomize_bn(model)
     with torch.no_grad():
         for p in model.parameters():
@@ -58,18 +48,12 @@ def run_tool(*args: str) -> subprocess.CompletedProcess:
                           timeout=600)
 
 
-def ours_with(checkpoint: Path) -> torch.nn.Module:
-    model = init_model(CONFIG, None, device='cpu')
-    load_strict(model, torch.load(checkpoint, weights_only=True)['state_dict'], str(checkpoint))
-    return model
-
-
 def test_official_checkpoint_converts_and_predicts_identically(reference: dict) -> None:
     paths = reference['paths']
     proc = run_tool('tools/convert_checkpoint.py', str(paths['official']),
                     str(paths['converted']), '--config', CONFIG)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    kpts, scores = predict_and_draw(ours_with(paths['converted']), IMAGE, reference['boxes'],
+    kpts, scores = predict_and_draw(build_pose_model(CONFIG, str(paths['converted'])), IMAGE, reference['boxes'],
                                     None)
     assert kpts.shape == reference['keypoints'].shape and len(kpts) >= 1
     np.testing.assert_allclose(kpts, reference['keypoints'], atol=1e-3)
@@ -77,7 +61,7 @@ def test_official_checkpoint_converts_and_predicts_identically(reference: dict) 
 
 
 def test_mmpose1_checkpoint_loads_directly(reference: dict) -> None:
-    kpts, scores = predict_and_draw(ours_with(reference['paths']['mmpose1']), IMAGE,
+    kpts, scores = predict_and_draw(build_pose_model(CONFIG, str(reference['paths']['mmpose1'])), IMAGE,
                                     reference['boxes'], None)
     np.testing.assert_allclose(kpts, reference['keypoints'], atol=1e-3)
     np.testing.assert_allclose(scores, reference['scores'], atol=1e-5)

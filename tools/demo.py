@@ -6,9 +6,8 @@ Without ``--bboxes`` the whole image is one person box.
 """
 import argparse
 
-from mmpose.apis import init_model
-
 from litehrnet_mmpose.apis.inference import format_keypoints, load_bboxes, predict_and_draw
+from litehrnet_mmpose.deploy import build_pose_model
 
 
 def main() -> None:
@@ -25,7 +24,8 @@ def main() -> None:
     parser.add_argument('--device', default='cpu', help='cpu, cuda, cuda:1, ...')
     args = parser.parse_args()
 
-    model = init_model(args.config, args.checkpoint, device=args.device)
+    # Strict loading: a checkpoint that does not fit stops with a key report.
+    model = build_pose_model(args.config, args.checkpoint).to(args.device)
     bboxes = load_bboxes(args.bboxes, args.image, args.bbox_thr) if args.bboxes else None
     keypoints, scores = predict_and_draw(model, args.image, bboxes, args.out, args.kpt_thr)
     names = [model.dataset_meta['keypoint_id2name'][i] for i in range(keypoints.shape[1])]
