@@ -1,5 +1,5 @@
 """Lite-HRNet (CVPR 2021) backbones for MMPose 1.x, registered in the ``litehrnet_mmpose`` scope."""
-from . import engine, visualization  # noqa: F401  (registrations)
+from . import datasets, engine, visualization  # noqa: F401  (registrations)
 from .apis.checkpoint import allow_mmengine_checkpoints
 from .models import (ARCH_SETTINGS, CrossResolutionWeighting, LiteHRNet, NaiveLiteHRNet,
                      SpatialWeighting)

@@ -195,7 +195,7 @@ def build_pose_model(config: Union[str, Config],
     """
     from mmpose.apis import init_model
 
-    from .apis.checkpoint import load_strict, state_dict_of
+    from .apis.checkpoint import load_strict, read_checkpoint, state_dict_of
     if isinstance(config, str):
         if not osp.isfile(config):
             raise FileNotFoundError(f'config: no such file {config!r}')
@@ -210,10 +210,7 @@ def build_pose_model(config: Union[str, Config],
         config.model.backbone = reference_backbone_cfg(config.model.backbone.to_dict())
     model = init_model(config, None, device='cpu')
     if checkpoint is not None:
-        if not osp.isfile(checkpoint):
-            raise FileNotFoundError(f'checkpoint: no such file {checkpoint!r}')
-        ckpt = torch.load(checkpoint, map_location='cpu', weights_only=True)
-        load_strict(model, state_dict_of(ckpt), 'checkpoint')
+        load_strict(model, state_dict_of(read_checkpoint(checkpoint)), checkpoint)
     return model.eval()
 
 

@@ -4,23 +4,18 @@
 
 With ``--config`` the converted weights are loaded strictly into that config's model
 first; any missing / unexpected / shape-mismatched key is reported and nothing is written.
+
+Files are read weights-only (no code from them can run). A trusted older file whose metadata
+holds other Python objects is refused that way; ``--unsafe-load`` unpickles it fully, once,
+and writes plain tensors (official layouts are renamed, MMPose 1.x ones kept as they are).
 """
 import argparse
-import pickle
 
 import torch
 
-from litehrnet_mmpose.apis.checkpoint import (convert_official, is_official_layout,
-                                              load_strict, state_dict_of)
-
-
-def load_file(path: str, unsafe: bool) -> dict:
-    """Weights-only loading (no code from the file runs) unless ``--unsafe-load``."""
-    try:
-        return torch.load(path, map_location='cpu', weights_only=not unsafe)
-    except pickle.UnpicklingError as e:
-        raise SystemExit(f'{path}: cannot be loaded weights-only ({e}).\nIf you trust this '
-                         'file, rerun with --unsafe-load.') from e
+from litehrnet_mmpose.apis.checkpoint import (CheckpointError, convert_official,
+                                              is_official_layout, load_strict, read_checkpoint,
+                                              state_dict_of)
 
 
 def main() -> None:
@@ -33,12 +28,17 @@ def main() -> None:
                         'non-tensor metadata)')
     args = parser.parse_args()
 
-    ckpt = load_file(args.src, args.unsafe_load)
-    sd = state_dict_of(ckpt)
-    if not is_official_layout(sd):
+    try:  # weights-only (no code from the file runs) unless --unsafe-load
+        sd = state_dict_of(read_checkpoint(args.src, unsafe=args.unsafe_load))
+    except (FileNotFoundError, CheckpointError) as e:
+        raise SystemExit(str(e)) from e
+    if is_official_layout(sd):
+        converted = convert_official(sd)
+    elif args.unsafe_load:  # a trusted MMPose 1.x file: keep the names, drop the pickles
+        converted = dict(sd)
+    else:
         raise SystemExit(f'{args.src}: no keypoint_head.* keys; this is not an official / '
                          'MMPose 0.x top-down checkpoint (MMPose 1.x ones load directly)')
-    converted = convert_official(sd)
     if args.config:
         from mmengine.config import Config
         from mmengine.registry import init_default_scope
@@ -47,8 +47,9 @@ def main() -> None:
         init_default_scope(cfg.get('default_scope', 'mmpose'))
         try:
             load_strict(MODELS.build(cfg.model), converted, args.src)
-        except ValueError as e:
+        except CheckpointError as e:
             raise SystemExit(str(e)) from e
+    # plain tensors and strings only: the output loads weights-only anywhere
     torch.save({'meta': {'converted_from': args.src}, 'state_dict': converted}, args.dst)
     print(f'{len(converted)} tensors written to {args.dst}')
 

@@ -9,6 +9,7 @@ import argparse
 from mmengine.runner import Runner
 
 from litehrnet_mmpose.apis import add_common_args, load_config
+from litehrnet_mmpose.apis.checkpoint import read_checkpoint
 
 
 def main() -> None:
@@ -19,6 +20,7 @@ def main() -> None:
     parser.add_argument('--dump', help='also dump the raw predictions to this .pkl file')
     args = parser.parse_args()
     cfg = load_config(args)
+    read_checkpoint(args.checkpoint)  # a truncated or unsafe file stops here, named
     cfg.load_from = args.checkpoint
     if args.dump:
         if not args.dump.endswith(('.pkl', '.pickle')):

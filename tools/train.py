@@ -7,14 +7,15 @@ import argparse
 
 from mmengine.runner import Runner
 
-from litehrnet_mmpose.apis import add_common_args, load_config
+from litehrnet_mmpose.apis import add_common_args, apply_resume, load_config
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Train a Lite-HRNet model')
     add_common_args(parser)
     parser.add_argument('--resume', nargs='?', const='auto',
-                        help='resume from CKPT, or from the latest checkpoint in work_dir')
+                        help='resume from CKPT, or from the newest complete checkpoint in '
+                        'work_dir')
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr by total batch size / auto_scale_lr.base_batch_size')
@@ -26,10 +27,7 @@ def parse_args() -> argparse.Namespace:
 def main() -> None:
     args = parse_args()
     cfg = load_config(args)
-    if args.resume == 'auto':
-        cfg.resume, cfg.load_from = True, None
-    elif args.resume is not None:
-        cfg.resume, cfg.load_from = True, args.resume
+    apply_resume(cfg, args.resume)
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')

@@ -6,13 +6,19 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
-    checkpoint=dict(type='CheckpointHook', interval=10),
+    # atomic_local: a checkpoint file is complete or absent, never truncated by a crash
+    checkpoint=dict(type='CheckpointHook', interval=10,
+                    backend_args=dict(backend='atomic_local')),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='PoseVisualizationHook', enable=False),
 )
 custom_hooks = [
     dict(type='SyncBuffersHook'),
     dict(type='litehrnet_mmpose.StrictCheckpointHook'),
+    # exact --resume: per-epoch random streams depend only on (seed, epoch)
+    dict(type='litehrnet_mmpose.EpochSeedHook'),
+    # stop at the first NaN/Inf loss, never checkpoint non-finite weights
+    dict(type='litehrnet_mmpose.FiniteLossHook'),
 ]
 
 env_cfg = dict(

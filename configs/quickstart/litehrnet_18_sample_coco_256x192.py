@@ -18,7 +18,7 @@ param_scheduler = [
 
 # Fitting 14 people: flips only, no half-body / scale / rotation augmentation.
 train_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='litehrnet_mmpose.LoadImage'),
     dict(type='GetBBoxCenterScale'),
     dict(type='RandomFlip', direction='horizontal'),
     dict(type='TopdownAffine', input_size={{_base_.codec.input_size}}),
@@ -46,6 +46,8 @@ default_hooks = dict(
     checkpoint=dict(interval=max_epochs, save_best=None, max_keep_ckpts=1))
 custom_hooks = [
     dict(type='litehrnet_mmpose.StrictCheckpointHook'),
+    dict(type='litehrnet_mmpose.EpochSeedHook'),
+    dict(type='litehrnet_mmpose.FiniteLossHook'),
     dict(type='litehrnet_mmpose.ValidateBeforeTrainHook', keys=['coco/AP', 'coco/AR']),
 ]
 log_processor = dict(window_size=5)

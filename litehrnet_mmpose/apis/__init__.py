@@ -1,4 +1,4 @@
 """Helpers behind the command-line tools."""
-from .cli import add_common_args, load_config
+from .cli import add_common_args, apply_resume, load_config
 
-__all__ = ['add_common_args', 'load_config']
+__all__ = ['add_common_args', 'apply_resume', 'load_config']

@@ -5,12 +5,17 @@ same names as ours) and ``keypoint_head.final_layer.*`` (MMPose 1.x: ``head.fina
 plus a ``meta`` dict. MMPose 1.x checkpoints of its own ``LiteHRNet`` need no conversion.
 """
 import builtins
+import glob
+import logging
+import os.path as osp
+import pickle
 from collections import OrderedDict
-from typing import Dict, List, Mapping, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 import torch
 import torch.nn as nn
+from mmengine.logging import print_log
 
 # (official 0.x prefix, MMPose 1.x prefix); anything else in an official checkpoint is an
 # error, not something to drop silently.
@@ -31,18 +36,82 @@ def allow_mmengine_checkpoints() -> None:
     """
     from mmengine.logging import HistoryBuffer
     dtype_classes = [type(np.dtype(c)) for c in np.typecodes['All'] if c not in 'Oc']
+    reconstruct, scalar = np._core.multiarray._reconstruct, np._core.multiarray.scalar
     torch.serialization.add_safe_globals([
-        np._core.multiarray._reconstruct, np._core.multiarray.scalar, np.ndarray, np.dtype,
-        *dtype_classes, builtins.bytes, builtins.getattr, HistoryBuffer
+        reconstruct, scalar, np.ndarray, np.dtype, *dtype_classes, builtins.bytes,
+        builtins.getattr, HistoryBuffer,
+        # the same functions as pickled by numpy 1 (older checkpoints' metadata)
+        (reconstruct, 'numpy.core.multiarray._reconstruct'),
+        (scalar, 'numpy.core.multiarray.scalar'),
     ])
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file that cannot be used: truncated, not a checkpoint, unsafe, or not
+    fitting the model."""
+
+
+def read_checkpoint(path: str, unsafe: bool = False) -> dict:
+    """Load a checkpoint file on the CPU, weights-only, with errors that name the file.
+
+    Weights-only loading never runs code from the file: the unpickler builds tensors,
+    containers, numbers and strings, plus the allowlisted types of
+    :func:`allow_mmengine_checkpoints`, and refuses anything else. ``unsafe=True`` (the
+    converter's ``--unsafe-load``) unpickles fully, for a trusted old file only.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'checkpoint: no such file {path!r}')
+    try:
+        ckpt = torch.load(path, map_location='cpu', weights_only=not unsafe)
+    except pickle.UnpicklingError as e:
+        if 'Weights only load failed' not in str(e):
+            raise CheckpointError(f'{path}: not a PyTorch checkpoint ({e})') from e
+        reason = next((line.strip() for line in str(e).splitlines()
+                       if 'GLOBAL' in line or 'Unsupported' in line), str(e).splitlines()[0])
+        raise CheckpointError(
+            f'{path}: cannot be loaded weights-only, which never runs code from the file '
+            f'({reason}). If you trust this file, rewrite it once as plain tensors with '
+            'tools/convert_checkpoint.py --unsafe-load') from e
+    except Exception as e:  # torch raises RuntimeError, EOFError, KeyError, ... here
+        raise CheckpointError(f'{path}: not a readable PyTorch checkpoint (truncated, or '
+                              f'another kind of file): {type(e).__name__}: {e}') from e
+    if not isinstance(ckpt, dict):
+        raise CheckpointError(f'{path}: expected a checkpoint dict, got '
+                              f'{type(ckpt).__name__}')
+    return ckpt
+
+
+def find_resume_checkpoint(work_dir: str) -> Optional[Tuple[str, dict]]:
+    """The newest complete checkpoint in ``work_dir``, loaded: the one its
+    ``last_checkpoint`` names, else the newest ``epoch_*.pth`` / ``iter_*.pth`` that loads.
+
+    mmengine trusts ``last_checkpoint`` blindly; a crash can leave it empty (it is written
+    without the atomic backend) or naming a file that was truncated before this project
+    made checkpoint writes atomic.
+    """
+    candidates = []
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if osp.isfile(pointer):
+        with open(pointer) as f:
+            candidates.append(f.read().strip())
+    candidates += sorted(glob.glob(osp.join(work_dir, 'epoch_*.pth')) +
+                         glob.glob(osp.join(work_dir, 'iter_*.pth')),
+                         key=osp.getmtime, reverse=True)
+    for path in dict.fromkeys(c for c in candidates if c):
+        try:
+            return path, read_checkpoint(path)
+        except (FileNotFoundError, CheckpointError) as e:
+            print_log(f'not resuming from {path}: {e}', logger='current',
+                      level=logging.WARNING)
+    return None
 
 
 def state_dict_of(checkpoint: Mapping) -> Mapping[str, torch.Tensor]:
     """The weights of a loaded checkpoint file (``state_dict`` entry or the dict itself)."""
     sd = checkpoint.get('state_dict', checkpoint)
     if not isinstance(sd, Mapping) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise ValueError('checkpoint: no state_dict of tensors found (keys: '
-                         f'{sorted(checkpoint)[:8]})')
+        raise CheckpointError('checkpoint: no state_dict of tensors found (keys: '
+                              f'{sorted(checkpoint)[:8]})')
     return sd
 
 
@@ -92,15 +161,15 @@ def format_report(report: Dict[str, List[str]], limit: int = 10) -> str:
 
 
 def check_fits(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str) -> None:
-    """Raise ``ValueError`` with a readable report unless ``state_dict`` fits ``model``
+    """Raise :class:`CheckpointError` with a readable report unless ``state_dict`` fits ``model``
     exactly (official checkpoints are pointed to the converter)."""
     if is_official_layout(state_dict):
-        raise ValueError(f'{source}: this is an official / MMPose 0.x checkpoint '
-                         '(keypoint_head.*); convert it first with '
-                         'tools/convert_checkpoint.py')
+        raise CheckpointError(f'{source}: this is an official / MMPose 0.x checkpoint '
+                              '(keypoint_head.*); convert it first with '
+                              'tools/convert_checkpoint.py')
     report = compare_state_dicts(model, state_dict)
     if any(report.values()):
-        raise ValueError(f'{source}: does not fit the model\n{format_report(report)}')
+        raise CheckpointError(f'{source}: does not fit the model\n{format_report(report)}')
 
 
 def load_strict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str) -> None:

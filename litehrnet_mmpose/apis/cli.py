@@ -1,11 +1,18 @@
 """Argument handling shared by ``tools/train.py`` and ``tools/test.py`` (MMPose 1.x's
 interface: config, ``--work-dir``, ``--cfg-options``, ``--launcher``, ``--show-dir``)."""
 import argparse
+import glob
 import os
 import os.path as osp
+from typing import Optional
 
 import torch
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+
+from .checkpoint import find_resume_checkpoint, read_checkpoint
+from .config_check import check_config
+from ..engine.fileio import PARTIAL_SUFFIX
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +53,7 @@ def load_config(args: argparse.Namespace) -> Config:
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
+    check_config(cfg)
     cfg.launcher = args.launcher
     if args.launcher != 'none' and not torch.cuda.is_available():
         _setup_cpu_distributed(cfg)
@@ -64,3 +72,34 @@ def load_config(args: argparse.Namespace) -> Config:
         else:
             vis.update(enable=True, out_dir=args.show_dir, interval=args.interval)
     return cfg
+
+
+def apply_resume(cfg: Config, resume: Optional[str]) -> None:
+    """Point ``cfg`` at the checkpoint to resume from (``resume='auto'``: the newest
+    complete one in ``work_dir``, see :func:`find_resume_checkpoint`), or check
+    ``cfg.load_from``; either file is read now, so a bad one stops the tool before the
+    Runner starts. The resumed run keeps the checkpoint's seed when the config sets none:
+    the sampler is built from it before mmengine reads the checkpoint."""
+    if resume is None:
+        if cfg.get('load_from'):
+            read_checkpoint(cfg.load_from)
+        return
+    if resume == 'auto':
+        found = find_resume_checkpoint(cfg.work_dir)
+        for partial in glob.glob(osp.join(cfg.work_dir, '*' + PARTIAL_SUFFIX)):
+            print_log(f'ignoring {partial}: a checkpoint write that did not finish',
+                      logger='current')
+        if found is None:
+            print_log(f'--resume: no checkpoint in {cfg.work_dir}; training from scratch',
+                      logger='current')
+            cfg.resume, cfg.load_from = False, None
+            return
+        path, ckpt = found
+    else:
+        path, ckpt = resume, read_checkpoint(resume)
+    print_log(f'--resume: resuming from {path}', logger='current')
+    cfg.resume, cfg.load_from = True, path
+    randomness = cfg.setdefault('randomness', {})
+    seed = ckpt.get('meta', {}).get('seed')
+    if randomness.get('seed') is None and seed is not None:
+        randomness['seed'] = seed

@@ -61,6 +61,8 @@ def _upsampled_op(x: Tensor, w: Tensor, op: Callable[[Tensor, Tensor], Tensor]) 
     if h % hw or wd % ww or torch.onnx.is_in_onnx_export():
         return op(x, F.interpolate(w, size=(h, wd), mode='nearest'))
     ky, kx = h // hw, wd // ww
+    if ky == 1 and kx == 1:
+        return op(x, w)
     if kx > 1:
         w = w.unsqueeze(-1).expand(b, c, hw, ww, kx).reshape(b, c, hw, wd)
     return op(x.reshape(b, c, hw, ky, wd), w.unsqueeze(3)).view(b, c, h, wd)
@@ -277,6 +279,88 @@ def _bias_of(conv: nn.Conv2d) -> Tensor:
     return conv.weight.new_zeros(conv.out_channels)
 
 
+# ---------------------------------------------------------------------------------------
+# Deploy mode: static channel layouts.
+#
+# In deploy mode a branch tensor may hold its channels in a permuted physical order: a
+# ``perm`` (LongTensor) says that physical channel ``p`` holds logical (reference-order)
+# channel ``perm[p]``. Every conv reading such a tensor has its input channels permuted to
+# match, and convs that feed an identity term produce theirs in the same order, so channel
+# shuffles become pure weight permutations, decided once at ``switch_to_deploy``.
+
+#: ``sigmoid(NEUTRAL_LOGIT) == 1.0`` exactly in float32 (``exp(-64)`` is below half an ulp of
+#: 1, and ``exp(64)`` is still finite for ``exp(x) / (1 + exp(x))`` style kernels).
+NEUTRAL_LOGIT = 64.0
+
+
+def _identity_perm(channels: int) -> Tensor:
+    """The layout of a tensor in logical channel order."""
+    return torch.arange(channels)
+
+
+def _is_identity(perm: Tensor) -> bool:
+    return torch.equal(perm, _identity_perm(len(perm)))
+
+
+def _convs_of(module: nn.Module) -> List[nn.Conv2d]:
+    """The ``nn.Conv2d`` layers of ``module`` in forward order (folded deploy chains)."""
+    return [m for m in module.modules() if isinstance(m, nn.Conv2d)]
+
+
+@torch.no_grad()
+def _permute_conv(conv: nn.Conv2d, rows: Optional[Tensor] = None,
+                  cols: Optional[Tensor] = None) -> None:
+    """Permute a conv's output channels (``rows``: new channel ``p`` is old ``rows[p]``)
+    and / or its input channels (``cols``: it then reads a tensor in layout ``cols``)."""
+    weight = conv.weight.detach()
+    if rows is not None:
+        weight = weight[rows]
+        conv.bias = nn.Parameter(_bias_of(conv)[rows])
+    if cols is not None:
+        weight = weight[:, cols]
+    conv.weight = nn.Parameter(weight.contiguous())
+
+
+def _permute_chain(chain: nn.Module, in_perm: Tensor, out_perm: Optional[Tensor]) -> None:
+    """Make a folded conv chain read a tensor in layout ``in_perm`` and (``out_perm`` not
+    None) write its result in layout ``out_perm``. A leading depthwise conv is permuted
+    channel-wise (its output keeps the input's layout), the next conv absorbs that."""
+    convs = _convs_of(chain)
+    first = convs[0]
+    if first.groups > 1:
+        if first.groups != first.in_channels or first.out_channels != first.in_channels:
+            raise ValueError('deploy layout: only depthwise grouped convs can lead a chain')
+        _permute_conv(first, rows=in_perm)
+        _permute_conv(convs[1], cols=in_perm)
+    else:
+        _permute_conv(first, cols=in_perm)
+    if out_perm is not None:
+        _permute_conv(convs[-1], rows=out_perm)
+
+
+def _register_gather(module: nn.Module, prefix: str, perms: Sequence[Tensor]) -> None:
+    """Register, for every branch not in logical order, the ``index_select`` index that
+    restores it (see :func:`_gather`)."""
+    for k, perm in enumerate(perms):
+        if not _is_identity(perm):
+            module.register_buffer(f'{prefix}{k}', torch.argsort(perm), persistent=False)
+
+
+def _gather(module: nn.Module, prefix: str, x: Tensors) -> Tensors:
+    """Bring the branches that :func:`_register_gather` recorded back to logical order."""
+    return [
+        x[k].index_select(1, getattr(module, f'{prefix}{k}'))
+        if hasattr(module, f'{prefix}{k}') else x[k] for k in range(len(x))
+    ]
+
+
+def _weight_bias(module: nn.Module) -> Tuple[Tensor, Tensor]:
+    """Weight (as a matrix for 1x1 convs) and bias of a folded ConvModule / conv."""
+    conv = module.conv if isinstance(module, ConvModule) else module
+    w = conv.weight.detach()
+    return (w.flatten(1) if w.shape[-2:] == (1, 1) else w), _bias_of(conv)
+
+
 class ConditionalChannelWeighting(CheckpointMixin, BaseModule):
     """Lite-HRNet's block: split every branch in two halves; weight one half across
     resolutions, then depthwise conv it and weight it spatially; concatenate and shuffle.
@@ -312,6 +396,8 @@ class ConditionalChannelWeighting(CheckpointMixin, BaseModule):
         ])
         self.spatial_weighting = nn.ModuleList(
             [SpatialWeighting(channels=c, ratio=4) for c in branch_channels])
+        #: Set by :meth:`deploy_with_layout` (inference only).
+        self.deploy = False
 
     def _inner_forward(self, x: Tensors) -> Tensors:
         halves = [s.chunk(2, dim=1) for s in x]
@@ -319,7 +405,92 @@ class ConditionalChannelWeighting(CheckpointMixin, BaseModule):
         x2 = [sw(dw(s)) for s, dw, sw in zip(x2, self.depthwise_convs, self.spatial_weighting)]
         return [cat_shuffle(h[0], s) for h, s in zip(halves, x2)]
 
+    @torch.no_grad()
+    def deploy_with_layout(self, perms: Sequence[Tensor]) -> List[Tensor]:
+        """Switch to the inference-only :meth:`_deploy_forward` for inputs in layouts
+        ``perms`` (BN already folded); returns the layouts of the outputs.
+
+        No split, concatenation or shuffle is left: every per-channel operation runs on
+        the whole branch, with neutral parameters on the passthrough half (weight 1 from
+        ``sigmoid(NEUTRAL_LOGIT)``, an identity 3x3 kernel), which leave it bit for bit
+        unchanged. The shuffle then only relabels channels: output ``2k`` is passthrough
+        channel ``k``, ``2k + 1`` weighted channel ``k``. The spatial weightings of all
+        branches run as one block-diagonal pair of matrix products.
+        """
+        if self.stride != 1:
+            raise ValueError(f'ConditionalChannelWeighting.stride: deploy needs 1, got '
+                             f'{self.stride}')
+        full = [len(p) for p in perms]
+        crw = self.cross_resolution_weighting
+        w1, b1 = _weight_bias(crw.conv1)
+        w2, b2 = _weight_bias(crw.conv2)
+        crw_w1 = w1.new_zeros(w1.shape[0], sum(full))
+        crw_w2 = w2.new_zeros(sum(full), w2.shape[1])
+        crw_b2 = b2.new_full((sum(full), ), NEUTRAL_LOGIT)
+        sw_w1: Tensors = []
+        sw_w2: Tensors = []
+        sw_b1: Tensors = []
+        sw_b2: Tensors = []
+        half_off = full_off = 0
+        for k, perm in enumerate(perms):
+            half = full[k] // 2
+            pos = (perm >= half).nonzero().flatten()  # physical positions of the weighted half
+            src = perm[pos] - half  # their index within that half
+            crw_w1[:, full_off + pos] = w1[:, half_off + src]
+            crw_w2[full_off + pos] = w2[half_off + src]
+            crw_b2[full_off + pos] = b2[half_off + src]
+            dw_w, dw_b = _weight_bias(self.depthwise_convs[k])
+            kernel = dw_w.new_zeros(full[k], *dw_w.shape[1:])
+            kernel[:, 0, dw_w.shape[2] // 2, dw_w.shape[3] // 2] = 1  # identity
+            kernel[pos] = dw_w[src]
+            bias = dw_b.new_zeros(full[k])
+            bias[pos] = dw_b[src]
+            self.register_buffer(f'_dw_weight{k}', kernel, persistent=False)
+            self.register_buffer(f'_dw_bias{k}', bias, persistent=False)
+            sw = self.spatial_weighting[k]
+            s1, c1 = _weight_bias(sw.conv1)
+            s2, c2 = _weight_bias(sw.conv2)
+            sw_w1.append(s1.new_zeros(s1.shape[0], full[k]))
+            sw_w1[-1][:, pos] = s1[:, src]
+            sw_b1.append(c1)
+            sw_w2.append(s2.new_zeros(full[k], s2.shape[1]))
+            sw_w2[-1][pos] = s2[src]
+            sw_b2.append(c2.new_full((full[k], ), NEUTRAL_LOGIT))
+            sw_b2[-1][pos] = c2[src]
+            half_off += half
+            full_off += full[k]
+        for name, value in (('_crw_weight1', crw_w1[..., None, None]), ('_crw_bias1', b1),
+                            ('_crw_weight2', crw_w2[..., None, None]), ('_crw_bias2', crw_b2),
+                            ('_sw_weight1', torch.block_diag(*sw_w1)),
+                            ('_sw_bias1', torch.cat(sw_b1)),
+                            ('_sw_weight2', torch.block_diag(*sw_w2)),
+                            ('_sw_bias2', torch.cat(sw_b2))):
+            self.register_buffer(name, value.contiguous(), persistent=False)
+        self._deploy_channels = full
+        self.deploy = True
+        return [torch.where(p < c // 2, 2 * p, 2 * (p - c // 2) + 1) for p, c in zip(perms, full)]
+
+    def _deploy_forward(self, x: Tensors) -> Tensors:
+        """Inference forward on permuted layouts (see :meth:`deploy_with_layout`)."""
+        channels = self._deploy_channels
+        mini = x[-1].shape[-2:]
+        pooled = [_avg_pool_to(s, mini) for s in x[:-1]] + [x[-1]]
+        w = F.conv2d(torch.cat(pooled, dim=1), self._crw_weight1, self._crw_bias1).relu_()
+        w = torch.sigmoid(F.conv2d(w, self._crw_weight2, self._crw_bias2)).split(channels, 1)
+        y = [
+            F.conv2d(_mul_upsampled(x[k], w[k]), getattr(self, f'_dw_weight{k}'),
+                     getattr(self, f'_dw_bias{k}'), padding=1, groups=c)
+            for k, c in enumerate(channels)
+        ]
+        s = torch.cat([t.mean((2, 3)) for t in y], dim=1)
+        s = F.linear(F.linear(s, self._sw_weight1, self._sw_bias1).relu_(), self._sw_weight2,
+                     self._sw_bias2)
+        s = torch.sigmoid(s).split(channels, 1)
+        return [y[k] * s[k][:, :, None, None] for k in range(len(channels))]
+
     def forward(self, x: Tensors) -> Tensors:
+        if self.deploy:
+            return self._deploy_forward(list(x))
         return self._maybe_checkpoint(self._inner_forward, list(x))
 
 
@@ -592,37 +763,70 @@ class LiteHRModule(BaseModule):
         return fused
 
     def switch_to_deploy(self, test_cfg: Optional[dict] = None) -> None:
-        """Fold BN and switch to the inference-only fusion of :meth:`_fuse_deploy`.
-
-        * The 1x1 convs that read the same lower-resolution branch ``j`` (one per output
-          ``i < j``) are merged into one conv, whose output is split per output.
-        * ``f_i0``'s last conv is scaled by 2 (exact: a power of two), replacing ``a + a``.
+        """Inference-only deploy mode of this module alone (its inputs and outputs in
+        logical channel order); see :meth:`deploy_with_layout`.
 
         ``test_cfg`` is ignored (MMPose's estimators pass theirs to every submodule).
         """
         if self.deploy:
             return
+        perms = self.deploy_with_layout([_identity_perm(c) for c in self.in_channels])
+        _register_gather(self, '_out_index', perms)
+
+    @torch.no_grad()
+    def deploy_with_layout(self, perms: Sequence[Tensor]) -> List[Tensor]:
+        """Fold BN and switch to the inference-only path for inputs in layouts ``perms``
+        (see the deploy-layout notes above); returns the layouts of the outputs.
+
+        * LITE blocks keep their channel shuffles as layouts
+          (:meth:`ConditionalChannelWeighting.deploy_with_layout`); NAIVE blocks need
+          logical order, restored by a gather on entry when needed.
+        * Fusion convs read their inputs' layouts and write in the layout of the identity
+          term they are added to, so every output keeps its block output's layout.
+        * The 1x1 convs that read the same lower-resolution branch ``j`` (one per output
+          ``i < j``) are merged into one conv, whose output is split per output.
+        * ``f_i0``'s last conv is scaled by 2 (exact: a power of two), replacing ``a + a``.
+        """
         from ..deploy import fuse_conv_bn  # deploy.py needs no model classes: no cycle
+        if self.deploy:
+            raise RuntimeError('LiteHRModule: already in deploy mode')
+        if len(perms) != self.num_branches:
+            raise ValueError(f'perms: expected {self.num_branches} layouts, got {len(perms)}')
         self.eval()
         fuse_conv_bn(self)
         self.deploy = True
-        if not self.with_fuse or self.fuse_layers is None:
-            return
+        perms = list(perms)
+        if self.module_type == 'LITE':
+            for block in self.layers:
+                perms = block.deploy_with_layout(perms)
+        else:
+            _register_gather(self, '_in_index', perms)
+            perms = [_identity_perm(len(p)) for p in perms]
+        if self.with_fuse and self.fuse_layers is not None:
+            self._deploy_fuse_layers(perms)
+        return perms if self.multiscale_output else perms[:1]
+
+    def _deploy_fuse_layers(self, perms: List[Tensor]) -> None:
+        """Permute and merge the folded fusion convs (see :meth:`deploy_with_layout`)."""
         fuse = self.fuse_layers
+        for i in range(len(fuse)):
+            for j in range(i):
+                _permute_chain(fuse[i][j], perms[j], perms[i])
         for j in range(1, self.num_branches):
             convs = [fuse[i][j][0] for i in range(min(j, len(fuse)))]
             if not convs:
                 continue
-            self.register_buffer(f'_up_weight{j}', torch.cat([c.weight.detach() for c in convs]),
+            weight = torch.cat([c.weight.detach()[perms[i]] for i, c in enumerate(convs)])
+            self.register_buffer(f'_up_weight{j}', weight[:, perms[j]].contiguous(),
                                  persistent=False)
-            self.register_buffer(f'_up_bias{j}', torch.cat([_bias_of(c) for c in convs]),
+            self.register_buffer(f'_up_bias{j}',
+                                 torch.cat([_bias_of(c)[perms[i]] for i, c in enumerate(convs)]),
                                  persistent=False)
-        with torch.no_grad():
-            for i in range(1, len(fuse)):
-                last = [m for m in fuse[i][0].modules() if isinstance(m, nn.Conv2d)][-1]
-                last.weight.mul_(2)
-                if last.bias is not None:
-                    last.bias.mul_(2)
+        for i in range(1, len(fuse)):
+            last = _convs_of(fuse[i][0])[-1]
+            last.weight.mul_(2)
+            if last.bias is not None:
+                last.bias.mul_(2)
 
     def _fuse_deploy(self, out: Tensors) -> Tensors:
         """Inference fusion: same sums as :meth:`_fuse` up to float rounding (terms are
@@ -662,6 +866,8 @@ class LiteHRModule(BaseModule):
         return fused
 
     def forward(self, x: Tensors) -> Tensors:
+        if self.deploy:
+            x = _gather(self, '_in_index', x)
         if self.module_type == 'LITE':
             out = self.layers(x)
         else:
@@ -670,4 +876,6 @@ class LiteHRModule(BaseModule):
             out = self._fuse(out)
         if not self.multiscale_output:
             out = out[:1]
+        if self.deploy:
+            out = _gather(self, '_out_index', out)
         return out

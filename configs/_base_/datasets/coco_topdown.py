@@ -6,12 +6,12 @@ _base_ = ['../models/litehrnet_topdown.py', '../schedules/adam_210e.py',
 codec = dict(type='MSRAHeatmap', input_size=(192, 256), heatmap_size=(48, 64), sigma=2)
 model = dict(head=dict(out_channels=17, decoder=codec))
 
-dataset_type = 'CocoDataset'
+dataset_type = 'litehrnet_mmpose.CocoDataset'
 data_mode = 'topdown'
 data_root = 'data/coco/'
 
 train_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='litehrnet_mmpose.LoadImage'),
     dict(type='GetBBoxCenterScale'),
     dict(type='RandomFlip', direction='horizontal'),
     dict(type='RandomHalfBody'),
@@ -21,7 +21,7 @@ train_pipeline = [
     dict(type='PackPoseInputs'),
 ]
 val_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='litehrnet_mmpose.LoadImage'),
     dict(type='GetBBoxCenterScale'),
     dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='PackPoseInputs'),

@@ -6,7 +6,7 @@ codec = dict(type='MSRAHeatmap', input_size=(288, 384), heatmap_size=(72, 96), s
 model = dict(head=dict(decoder=codec))
 
 train_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='litehrnet_mmpose.LoadImage'),
     dict(type='GetBBoxCenterScale'),
     dict(type='RandomFlip', direction='horizontal'),
     dict(type='RandomHalfBody'),
@@ -16,7 +16,7 @@ train_pipeline = [
     dict(type='PackPoseInputs'),
 ]
 val_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='litehrnet_mmpose.LoadImage'),
     dict(type='GetBBoxCenterScale'),
     dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='PackPoseInputs'),

@@ -5,12 +5,12 @@ _base_ = ['../models/litehrnet_topdown.py', '../schedules/adam_210e.py',
 codec = dict(type='MSRAHeatmap', input_size=(256, 256), heatmap_size=(64, 64), sigma=2)
 model = dict(head=dict(out_channels=16, decoder=codec))
 
-dataset_type = 'MpiiDataset'
+dataset_type = 'litehrnet_mmpose.MpiiDataset'
 data_mode = 'topdown'
 data_root = 'data/mpii/'
 
 train_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='litehrnet_mmpose.LoadImage'),
     dict(type='GetBBoxCenterScale', padding=1.25),
     dict(type='RandomFlip', direction='horizontal'),
     dict(type='RandomBBoxTransform', shift_prob=0),
@@ -19,7 +19,7 @@ train_pipeline = [
     dict(type='PackPoseInputs'),
 ]
 val_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='litehrnet_mmpose.LoadImage'),
     dict(type='GetBBoxCenterScale', padding=1.25),
     dict(type='TopdownAffine', input_size=codec['input_size']),
     dict(type='PackPoseInputs'),
