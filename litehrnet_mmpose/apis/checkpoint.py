@@ -64,10 +64,11 @@ def read_checkpoint(path: str, unsafe: bool = False) -> dict:
     try:
         ckpt = torch.load(path, map_location='cpu', weights_only=not unsafe)
     except pickle.UnpicklingError as e:
-        if 'Weights only load failed' not in str(e):
+        # "Unsupported global" is a real pickle naming something outside the allowlist;
+        # anything else (e.g. "Unsupported operand") means these bytes are no pickle at all
+        reason = next((line.strip() for line in str(e).splitlines() if 'GLOBAL' in line), None)
+        if reason is None:
             raise CheckpointError(f'{path}: not a PyTorch checkpoint ({e})') from e
-        reason = next((line.strip() for line in str(e).splitlines()
-                       if 'GLOBAL' in line or 'Unsupported' in line), str(e).splitlines()[0])
         raise CheckpointError(
             f'{path}: cannot be loaded weights-only, which never runs code from the file '
             f'({reason}). If you trust this file, rewrite it once as plain tensors with '

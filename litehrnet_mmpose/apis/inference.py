@@ -1,10 +1,45 @@
 """Top-down inference on one image with MMPose's API, and drawing with its visualizer."""
 import json
 import os.path as osp
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 import numpy as np
 import torch.nn as nn
+
+from ..datasets.transforms import read_image
+
+
+def check_image(img: object, name: str = 'image') -> np.ndarray:
+    """An H x W x 3 uint8 BGR array (what OpenCV / ``mmcv.imread`` return), or a
+    TypeError / ValueError saying what was passed instead."""
+    if not isinstance(img, np.ndarray):
+        raise TypeError(f'{name}: expected a file path or an H x W x 3 uint8 numpy array, got '
+                        f'{type(img).__name__}')
+    if img.dtype != np.uint8:
+        raise TypeError(f'{name}: expected dtype uint8 (0-255, as cv2.imread returns), got '
+                        f'{img.dtype}; for a float image in [0, 1] pass '
+                        '(img * 255).round().astype(np.uint8)')
+    if img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f'{name}: expected H x W x 3 (BGR), got shape {img.shape}; convert '
+                         'grey or BGRA images with cv2.cvtColor first')
+    if min(img.shape[:2]) < 1:
+        raise ValueError(f'{name}: empty image, shape {img.shape}')
+    return img
+
+
+def check_bboxes(bboxes: np.ndarray, shape: Tuple[int, ...], name: str = 'bboxes') -> None:
+    """Person boxes: (N, 4) finite x1 < x2, y1 < y2, each overlapping the image."""
+    if bboxes.ndim != 2 or bboxes.shape[1] != 4:
+        raise ValueError(f'{name}: expected shape (N, 4) as [x1, y1, x2, y2], got '
+                         f'{bboxes.shape}')
+    h, w = shape[:2]
+    for i, (x1, y1, x2, y2) in enumerate(bboxes.tolist()):
+        if not np.all(np.isfinite([x1, y1, x2, y2])) or x2 <= x1 or y2 <= y1:
+            raise ValueError(f'{name}[{i}]: expected finite [x1, y1, x2, y2] with x1 < x2 and '
+                             f'y1 < y2, got {[x1, y1, x2, y2]}')
+        if x2 <= 0 or y2 <= 0 or x1 >= w or y1 >= h:
+            raise ValueError(f'{name}[{i}]: {[x1, y1, x2, y2]} lies outside the {w}x{h} '
+                             'image')
 
 
 def load_bboxes(path: str, image: str, score_thr: float = 0.3) -> np.ndarray:
@@ -36,26 +71,29 @@ def load_bboxes(path: str, image: str, score_thr: float = 0.3) -> np.ndarray:
 
 
 def predict_and_draw(model: nn.Module,
-                     image: str,
+                     image: Union[str, np.ndarray],
                      bboxes: Optional[np.ndarray],
                      out_file: Optional[str],
                      kpt_thr: float = 0.3) -> Tuple[np.ndarray, np.ndarray]:
-    """Run the top-down model on ``image`` (whole image when ``bboxes`` is None), draw
-    skeletons to ``out_file``, and return keypoints (N, K, 2) and scores (N, K)."""
+    """Run the top-down model on ``image`` (a path, or an H x W x 3 uint8 BGR array; the
+    whole image is one person when ``bboxes`` is None), draw skeletons to ``out_file``,
+    and return keypoints (N, K, 2) and scores (N, K). Bad images and boxes raise errors
+    naming them (:func:`check_image`, :func:`check_bboxes`)."""
     import mmcv
     from mmpose.apis import inference_topdown
     from mmpose.registry import VISUALIZERS
     from mmpose.structures import merge_data_samples
 
-    if not osp.isfile(image):
-        raise FileNotFoundError(f'image: no such file {image!r}')
-    results = merge_data_samples(inference_topdown(model, image, bboxes))
+    img = read_image(image) if isinstance(image, str) else check_image(image)
+    if bboxes is not None:
+        check_bboxes(np.asarray(bboxes, dtype=np.float32), img.shape)
+    results = merge_data_samples(inference_topdown(model, img, bboxes))
     if out_file is not None:
         visualizer = VISUALIZERS.build(model.cfg.visualizer)
         visualizer.set_dataset_meta(model.dataset_meta)
-        img = mmcv.imread(image, channel_order='rgb')
-        visualizer.add_datasample('result', img, data_sample=results, draw_gt=False,
-                                  draw_bbox=True, kpt_thr=kpt_thr, out_file=out_file)
+        visualizer.add_datasample('result', mmcv.bgr2rgb(img), data_sample=results,
+                                  draw_gt=False, draw_bbox=True, kpt_thr=kpt_thr,
+                                  out_file=out_file)
     inst = results.pred_instances
     return np.asarray(inst.keypoints), np.asarray(inst.keypoint_scores)
 

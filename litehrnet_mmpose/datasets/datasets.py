@@ -7,7 +7,8 @@ whole keypoints (the run breaks later, deep in a transform), and train on an emp
 without complaint. These subclasses check each of those when the dataset is built, which
 the Runner does before the first iteration.
 """
-from typing import Any, List, Optional, Tuple
+import os.path as osp
+from typing import List, Optional, Tuple
 
 from mmengine.fileio import exists, isdir
 from mmpose.datasets import CocoDataset as MMPoseCocoDataset
@@ -76,19 +77,12 @@ class MpiiDataset(CheckedDatasetMixin, MMPoseMpiiDataset):
 
     def _load_annotations(self) -> Tuple[List[dict], List[dict]]:
         try:
-            loaded = super()._load_annotations()
-        except ValueError as e:  # numpy's reshape of an odd-length joint list
-            self._check_joints()
-            raise ValueError(f'{self.ann_file}: {e}') from e
-        self._check_joints()
-        return loaded
-
-    def _check_joints(self) -> None:
-        anns: List[Any] = getattr(self, 'anns', [])
-        for i, ann in enumerate(anns):
-            # total number of values: [[x, y], ...] as in MPII's files, or flat
-            got = sum(len(j) if isinstance(j, (list, tuple)) else 1
-                      for j in ann.get('joints', []))
-            if got != 2 * self.metainfo['num_keypoints']:
-                raise self._bad_keypoints(f'annotation {i} (image {ann.get("image")!r})',
-                                          'joints', got, 2)
+            instances, images = super()._load_annotations()
+        except ValueError as e:  # numpy cannot pair up an odd number of joint values
+            raise ValueError(f'{self.ann_file}: a "joints" list is not (x, y) pairs: {e}') from e
+        for inst in instances:
+            if inst['keypoints'].shape[1] != self.metainfo['num_keypoints']:
+                raise self._bad_keypoints(
+                    f'annotation {inst["id"]} (image {osp.basename(inst["img_path"])!r})',
+                    'joints', inst['keypoints'].size, 2)
+        return instances, images
