@@ -81,7 +81,7 @@ def apply_resume(cfg: Config, resume: Optional[str]) -> None:
     Runner starts. The resumed run keeps the checkpoint's seed when the config sets none:
     the sampler is built from it before mmengine reads the checkpoint."""
     if resume is None:
-        if cfg.get('load_from'):
+        if cfg.get('load_from') and '://' not in cfg.load_from:  # URLs: mmengine downloads
             read_checkpoint(cfg.load_from)
         return
     if resume == 'auto':
