@@ -182,8 +182,10 @@ def test_empty_dataset_after_filtering(coco_copy: Path) -> None:
 def test_corrupt_image_is_named(coco_copy: Path, damage: Callable, reason: str) -> None:
     path = coco_copy / 'images/000000000785.jpg'
     path.write_bytes(damage(path.read_bytes()))
-    dataset = DATASETS.build(coco_dataset_cfg(coco_copy, [dict(type='litehrnet_mmpose.LoadImage')]))
-    bad = next(i for i in range(len(dataset)) if dataset.get_data_info(i)['img_path'] == str(path))
+    dataset = DATASETS.build(
+        coco_dataset_cfg(coco_copy, [dict(type='litehrnet_mmpose.LoadImage')]))
+    bad = next(i for i in range(len(dataset))
+               if dataset.get_data_info(i)['img_path'] == str(path))
     raises(BadImageError, [str(path), reason], dataset.__getitem__, bad)
 
 

@@ -53,16 +53,16 @@ def test_official_checkpoint_converts_and_predicts_identically(reference: dict) 
     proc = run_tool('tools/convert_checkpoint.py', str(paths['official']),
                     str(paths['converted']), '--config', CONFIG)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    kpts, scores = predict_and_draw(build_pose_model(CONFIG, str(paths['converted'])), IMAGE, reference['boxes'],
-                                    None)
+    model = build_pose_model(CONFIG, str(paths['converted']))
+    kpts, scores = predict_and_draw(model, IMAGE, reference['boxes'], None)
     assert kpts.shape == reference['keypoints'].shape and len(kpts) >= 1
     np.testing.assert_allclose(kpts, reference['keypoints'], atol=1e-3)
     np.testing.assert_allclose(scores, reference['scores'], atol=1e-5)
 
 
 def test_mmpose1_checkpoint_loads_directly(reference: dict) -> None:
-    kpts, scores = predict_and_draw(build_pose_model(CONFIG, str(reference['paths']['mmpose1'])), IMAGE,
-                                    reference['boxes'], None)
+    model = build_pose_model(CONFIG, str(reference['paths']['mmpose1']))
+    kpts, scores = predict_and_draw(model, IMAGE, reference['boxes'], None)
     np.testing.assert_allclose(kpts, reference['keypoints'], atol=1e-3)
     np.testing.assert_allclose(scores, reference['scores'], atol=1e-5)
 
