@@ -13,6 +13,7 @@ from mmcv.cnn import ConvModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from litehrnet_mmpose.deploy import build_pose_model, fuse_conv_bn, switch_to_deploy
+from litehrnet_mmpose.models.blocks import ConditionalChannelWeighting
 from test_backbone import ARCHS, H, W, build, randomize_bn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,6 +57,42 @@ def test_deploy_outputs_equal_eval(arch: str) -> None:
         deployed.train()
 
 
+@pytest.mark.filterwarnings('ignore::torch.jit.TracerWarning')
+@pytest.mark.parametrize('full_width_from', [0, 2])
+def test_deploy_permuted_layouts_equal_eval(full_width_from: int) -> None:
+    """Full-width blocks keep channel shuffles as permuted layouts, absorbed by the weights
+    of every conv that reads them (fusions, transitions) and undone before the head."""
+    model = eval_model('18')
+    deployed = copy.deepcopy(model)
+    for m in deployed.modules():
+        if isinstance(m, ConditionalChannelWeighting):
+            m.deploy_full_width_from = full_width_from
+    deployed.switch_to_deploy()
+    perms = [n for n, _ in deployed.named_buffers() if '_out_index' in n]
+    assert perms  # some branch did end in a non-logical layout
+    x = torch.randn(2, 3, H, W)
+    with torch.no_grad():
+        expected, got = model(x), deployed(x)
+        assert max_diff(expected, got) <= 1e-4
+        assert max_diff(got, torch.fx.symbolic_trace(deployed)(x)) == 0
+        assert max_diff(got, torch.jit.trace(deployed, (x, ), check_trace=False)(x)) == 0
+
+
+def test_module_switch_to_deploy_alone_keeps_logical_order() -> None:
+    """A LiteHRModule switched on its own (outside a backbone) returns logical order."""
+    model = eval_model('18')
+    module = copy.deepcopy(model.stage1[0])
+    for m in module.modules():
+        if isinstance(m, ConditionalChannelWeighting):
+            m.deploy_full_width_from = 0
+    module.switch_to_deploy()
+    g = torch.Generator().manual_seed(0)
+    x = [torch.randn(2, c, H // 4 // 2**i, W // 4 // 2**i, generator=g)
+         for i, c in enumerate(module.in_channels)]
+    with torch.no_grad():
+        assert max_diff(model.stage1[0](x), module(x)) <= 1e-4
+
+
 def test_fuse_conv_bn_handles_conv_module_and_bare_sequential() -> None:
     torch.manual_seed(0)
     model = nn.Sequential(
@@ -93,6 +130,19 @@ def test_fx_and_jit_trace_equal_eager(arch: str, deploy: bool) -> None:
     # the fx graph keeps the input size check
     with pytest.raises(ValueError, match='divisible by 32'):
         graph(torch.randn(1, 3, H + 4, W))
+
+
+def test_torch_compile_fullgraph_without_graph_breaks() -> None:
+    """Dynamo captures the whole eval-mode backbone as one graph (``fullgraph=True`` raises
+    on any break). The ``eager`` backend checks exactly that without Inductor's C++ codegen,
+    which takes minutes on a small CPU."""
+    torch._dynamo.reset()
+    model = eval_model('18')
+    x = torch.randn(1, 3, H, W)
+    with torch.no_grad():
+        expected = model(x)
+        got = torch.compile(model, fullgraph=True, backend='eager')(x)
+    assert max_diff(expected, got) == 0
 
 
 @pytest.fixture(scope='module')

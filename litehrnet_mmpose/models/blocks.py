@@ -57,10 +57,15 @@ def _upsampled_op(x: Tensor, w: Tensor, op: Callable[[Tensor, Tensor], Tensor]) 
     """
     b, c, h, wd = x.shape
     hw, ww = w.shape[-2:]
-    # ONNX Runtime's Resize is fast, while the reshapes below become many small nodes there.
-    if h % hw or wd % ww or torch.onnx.is_in_onnx_export():
+    if h % hw or wd % ww:
         return op(x, F.interpolate(w, size=(h, wd), mode='nearest'))
     ky, kx = h // hw, wd // ww
+    if torch.onnx.is_in_onnx_export():
+        # ONNX Runtime's Resize is fast, while the reshapes below become many small nodes
+        # there; constant integer scales (not sizes computed from shapes) keep it one node.
+        if ky == 1 and kx == 1:
+            return op(x, w)
+        return op(x, F.interpolate(w, scale_factor=(float(ky), float(kx)), mode='nearest'))
     if ky == 1 and kx == 1:
         return op(x, w)
     if kx > 1:
@@ -76,6 +81,12 @@ def _mul_upsampled(x: Tensor, w: Tensor) -> Tensor:
 def _add_upsampled(x: Tensor, w: Tensor) -> Tensor:
     """``x + nearest_upsample(w, x.shape)`` (see :func:`_upsampled_op`)."""
     return _upsampled_op(x, w, torch.add)
+
+
+def _add_double_upsampled(x: Tensor, w: Tensor) -> Tensor:
+    """``x + x + nearest_upsample(w, x.shape)`` in one op, bit for bit: ``x + x == 2 * x``
+    is exact, so ``w + 2 * x`` (``torch.add``'s ``alpha``) rounds once, as the sum does."""
+    return _upsampled_op(x, w, lambda a, b: torch.add(b, a, alpha=2))
 
 
 def _avg_pool_to(x: Tensor, size: Sequence[int]) -> Tensor:
@@ -95,7 +106,7 @@ def _avg_pool_to(x: Tensor, size: Sequence[int]) -> Tensor:
 # Shape-dependent helpers are opaque calls in torch.fx graphs (symbolic tracing cannot
 # branch on, or unpack, a traced shape); jit tracing and ONNX export see through them.
 for _fn in ('channel_shuffle', 'cat_shuffle', '_mul_upsampled', '_add_upsampled',
-            '_avg_pool_to'):
+            '_add_double_upsampled', '_avg_pool_to'):
     torch.fx.wrap(_fn)
 
 
@@ -286,11 +297,19 @@ def _bias_of(conv: nn.Conv2d) -> Tensor:
 # ``perm`` (LongTensor) says that physical channel ``p`` holds logical (reference-order)
 # channel ``perm[p]``. Every conv reading such a tensor has its input channels permuted to
 # match, and convs that feed an identity term produce theirs in the same order, so channel
-# shuffles become pure weight permutations, decided once at ``switch_to_deploy``.
+# shuffles become pure weight permutations, decided once at ``switch_to_deploy``; the
+# backbone gathers logical order back once, before the head. Only full-width blocks (see
+# ``ConditionalChannelWeighting.deploy_full_width_from``) create such layouts; by default
+# every layout stays the identity and all of this is a no-op.
 
 #: ``sigmoid(NEUTRAL_LOGIT) == 1.0`` exactly in float32 (``exp(-64)`` is below half an ulp of
 #: 1, and ``exp(64)`` is still finite for ``exp(x) / (1 + exp(x))`` style kernels).
 NEUTRAL_LOGIT = 64.0
+
+#: Default of ``ConditionalChannelWeighting.deploy_full_width_from``.
+#: Never by default: measured on a 2-core x86 CPU, full width saved at most a few percent
+#: at batch 1 and cost 10-50 % at batch 8 and in ONNX Runtime (more per-element work).
+DEPLOY_FULL_WIDTH_FROM = 1 << 30
 
 
 def _identity_perm(channels: int) -> Tensor:
@@ -398,6 +417,10 @@ class ConditionalChannelWeighting(CheckpointMixin, BaseModule):
             [SpatialWeighting(channels=c, ratio=4) for c in branch_channels])
         #: Set by :meth:`deploy_with_layout` (inference only).
         self.deploy = False
+        #: In deploy mode, branches from this index on run at full width in permuted
+        #: layouts (no shuffle copy, more per-element work); those before it at half
+        #: width, shuffled by a copy. Set before ``switch_to_deploy``.
+        self.deploy_full_width_from = DEPLOY_FULL_WIDTH_FROM
 
     def _inner_forward(self, x: Tensors) -> Tensors:
         halves = [s.chunk(2, dim=1) for s in x]
@@ -410,55 +433,68 @@ class ConditionalChannelWeighting(CheckpointMixin, BaseModule):
         """Switch to the inference-only :meth:`_deploy_forward` for inputs in layouts
         ``perms`` (BN already folded); returns the layouts of the outputs.
 
-        No split, concatenation or shuffle is left: every per-channel operation runs on
-        the whole branch, with neutral parameters on the passthrough half (weight 1 from
-        ``sigmoid(NEUTRAL_LOGIT)``, an identity 3x3 kernel), which leave it bit for bit
-        unchanged. The shuffle then only relabels channels: output ``2k`` is passthrough
-        channel ``k``, ``2k + 1`` weighted channel ``k``. The spatial weightings of all
-        branches run as one block-diagonal pair of matrix products.
+        Every branch: the weightings' convs are plain tensors (no module calls), and the
+        spatial weightings of all branches run as one block-diagonal pair of matrix
+        products. Half-width branches (the default) then chunk and shuffle as in training.
+        Full-width branches (from ``deploy_full_width_from`` on, or any input not in
+        logical order) have no split, concatenation or shuffle left: every per-channel
+        operation runs on the whole branch, with neutral parameters on the passthrough
+        half (weight 1 from ``sigmoid(NEUTRAL_LOGIT)``, an identity 3x3 kernel) that leave
+        it bit for bit unchanged, and the shuffle only relabels channels (output ``2k`` is
+        passthrough channel ``k``, ``2k + 1`` weighted channel ``k``).
         """
         if self.stride != 1:
             raise ValueError(f'ConditionalChannelWeighting.stride: deploy needs 1, got '
                              f'{self.stride}')
         full = [len(p) for p in perms]
+        # Half width needs the input in logical order (chunk gives the two halves).
+        halved = [k < self.deploy_full_width_from and _is_identity(p)
+                  for k, p in enumerate(perms)]
+        widths = [c // 2 if h else c for c, h in zip(full, halved)]
         crw = self.cross_resolution_weighting
         w1, b1 = _weight_bias(crw.conv1)
         w2, b2 = _weight_bias(crw.conv2)
-        crw_w1 = w1.new_zeros(w1.shape[0], sum(full))
-        crw_w2 = w2.new_zeros(sum(full), w2.shape[1])
-        crw_b2 = b2.new_full((sum(full), ), NEUTRAL_LOGIT)
+        crw_w1 = w1.new_zeros(w1.shape[0], sum(widths))
+        crw_w2 = w2.new_zeros(sum(widths), w2.shape[1])
+        crw_b2 = b2.new_full((sum(widths), ), NEUTRAL_LOGIT)
         sw_w1: Tensors = []
         sw_w2: Tensors = []
         sw_b1: Tensors = []
         sw_b2: Tensors = []
-        half_off = full_off = 0
+        half_off = width_off = 0
+        new_perms: List[Tensor] = []
         for k, perm in enumerate(perms):
-            half = full[k] // 2
-            pos = (perm >= half).nonzero().flatten()  # physical positions of the weighted half
-            src = perm[pos] - half  # their index within that half
-            crw_w1[:, full_off + pos] = w1[:, half_off + src]
-            crw_w2[full_off + pos] = w2[half_off + src]
-            crw_b2[full_off + pos] = b2[half_off + src]
+            half, width = full[k] // 2, widths[k]
+            if halved[k]:  # the weighted half alone, in order; shuffled by a copy
+                pos = src = torch.arange(half)
+                new_perms.append(perm)
+            else:
+                pos = (perm >= half).nonzero().flatten()  # positions of the weighted half
+                src = perm[pos] - half  # their index within that half
+                new_perms.append(torch.where(perm < half, 2 * perm, 2 * (perm - half) + 1))
+            crw_w1[:, width_off + pos] = w1[:, half_off + src]
+            crw_w2[width_off + pos] = w2[half_off + src]
+            crw_b2[width_off + pos] = b2[half_off + src]
             dw_w, dw_b = _weight_bias(self.depthwise_convs[k])
-            kernel = dw_w.new_zeros(full[k], *dw_w.shape[1:])
+            kernel = dw_w.new_zeros(width, *dw_w.shape[1:])
             kernel[:, 0, dw_w.shape[2] // 2, dw_w.shape[3] // 2] = 1  # identity
             kernel[pos] = dw_w[src]
-            bias = dw_b.new_zeros(full[k])
+            bias = dw_b.new_zeros(width)
             bias[pos] = dw_b[src]
             self.register_buffer(f'_dw_weight{k}', kernel, persistent=False)
             self.register_buffer(f'_dw_bias{k}', bias, persistent=False)
             sw = self.spatial_weighting[k]
             s1, c1 = _weight_bias(sw.conv1)
             s2, c2 = _weight_bias(sw.conv2)
-            sw_w1.append(s1.new_zeros(s1.shape[0], full[k]))
+            sw_w1.append(s1.new_zeros(s1.shape[0], width))
             sw_w1[-1][:, pos] = s1[:, src]
             sw_b1.append(c1)
-            sw_w2.append(s2.new_zeros(full[k], s2.shape[1]))
+            sw_w2.append(s2.new_zeros(width, s2.shape[1]))
             sw_w2[-1][pos] = s2[src]
-            sw_b2.append(c2.new_full((full[k], ), NEUTRAL_LOGIT))
+            sw_b2.append(c2.new_full((width, ), NEUTRAL_LOGIT))
             sw_b2[-1][pos] = c2[src]
             half_off += half
-            full_off += full[k]
+            width_off += width
         for name, value in (('_crw_weight1', crw_w1[..., None, None]), ('_crw_bias1', b1),
                             ('_crw_weight2', crw_w2[..., None, None]), ('_crw_bias2', crw_b2),
                             ('_sw_weight1', torch.block_diag(*sw_w1)),
@@ -466,27 +502,32 @@ class ConditionalChannelWeighting(CheckpointMixin, BaseModule):
                             ('_sw_weight2', torch.block_diag(*sw_w2)),
                             ('_sw_bias2', torch.cat(sw_b2))):
             self.register_buffer(name, value.contiguous(), persistent=False)
-        self._deploy_channels = full
+        self._deploy_widths = widths
+        self._deploy_halved = halved
         self.deploy = True
-        return [torch.where(p < c // 2, 2 * p, 2 * (p - c // 2) + 1) for p, c in zip(perms, full)]
+        return new_perms
 
     def _deploy_forward(self, x: Tensors) -> Tensors:
         """Inference forward on permuted layouts (see :meth:`deploy_with_layout`)."""
-        channels = self._deploy_channels
+        widths, halved = self._deploy_widths, self._deploy_halved
+        parts = [x[k].chunk(2, dim=1) if halved[k] else (x[k], x[k]) for k in range(len(x))]
         mini = x[-1].shape[-2:]
-        pooled = [_avg_pool_to(s, mini) for s in x[:-1]] + [x[-1]]
+        pooled = [_avg_pool_to(p[1], mini) for p in parts[:-1]] + [parts[-1][1]]
         w = F.conv2d(torch.cat(pooled, dim=1), self._crw_weight1, self._crw_bias1).relu_()
-        w = torch.sigmoid(F.conv2d(w, self._crw_weight2, self._crw_bias2)).split(channels, 1)
+        w = torch.sigmoid(F.conv2d(w, self._crw_weight2, self._crw_bias2)).split(widths, 1)
         y = [
-            F.conv2d(_mul_upsampled(x[k], w[k]), getattr(self, f'_dw_weight{k}'),
+            F.conv2d(_mul_upsampled(parts[k][1], w[k]), getattr(self, f'_dw_weight{k}'),
                      getattr(self, f'_dw_bias{k}'), padding=1, groups=c)
-            for k, c in enumerate(channels)
+            for k, c in enumerate(widths)
         ]
-        s = torch.cat([t.mean((2, 3)) for t in y], dim=1)
+        s = torch.cat([F.adaptive_avg_pool2d(t, 1) for t in y], dim=1).flatten(1)
         s = F.linear(F.linear(s, self._sw_weight1, self._sw_bias1).relu_(), self._sw_weight2,
                      self._sw_bias2)
-        s = torch.sigmoid(s).split(channels, 1)
-        return [y[k] * s[k][:, :, None, None] for k in range(len(channels))]
+        s = torch.sigmoid(s)[:, :, None, None].split(widths, 1)
+        return [
+            cat_shuffle(parts[k][0], y[k] * s[k]) if halved[k] else y[k] * s[k]
+            for k in range(len(widths))
+        ]
 
     def forward(self, x: Tensors) -> Tensors:
         if self.deploy:
@@ -850,19 +891,16 @@ class LiteHRModule(BaseModule):
             for j in range(n - 1, i, -1):
                 up = low[j][i] if up is None else _add_upsampled(low[j][i], up)
             if i == 0:
-                y = out[0] + out[0]
-            else:
-                y = fuse[i][0](s0)  # its last conv is doubled
-                for j in range(1, i):
-                    y = y + fuse[i][j](out[j])
-                y = y + out[i]
+                s0 = out[0] + out[0] if up is None else _add_double_upsampled(out[0], up)
+                fused.append(torch.relu(s0))
+                continue
+            y = fuse[i][0](s0)  # its last conv is doubled; a fresh tensor, added to in place
+            for j in range(1, i):
+                y.add_(fuse[i][j](out[j]))
+            y.add_(out[i])
             if up is not None:
                 y = _add_upsampled(y, up)
-            if i == 0:
-                s0 = y
-                fused.append(torch.relu(y))
-            else:
-                fused.append(torch.relu_(y))
+            fused.append(torch.relu_(y))
         return fused
 
     def forward(self, x: Tensors) -> Tensors:
