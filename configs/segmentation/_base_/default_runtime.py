@@ -4,7 +4,11 @@
 # with that prefix; never set default_scope to 'litehrnet_mmpose' (see litehrnet_mmpose/seg.py).
 default_scope = 'mmseg'
 custom_imports = dict(imports=['litehrnet_mmpose.seg'], allow_failed_imports=False)
-custom_hooks = [dict(type='litehrnet_mmpose.StrictCheckpointHook')]
+# (iteration-based training: EpochSeedHook, which reseeds per epoch, does not apply)
+custom_hooks = [
+    dict(type='litehrnet_mmpose.StrictCheckpointHook'),
+    dict(type='litehrnet_mmpose.FiniteLossHook'),
+]
 
 env_cfg = dict(
     cudnn_benchmark=True,
