@@ -7,7 +7,7 @@ stops the whole run at the first unreadable image. :class:`LoadImage` here raise
 only) logs a warning with a running count and lets the dataset draw another sample.
 """
 import logging
-from typing import Optional
+from typing import Any, Optional
 
 import mmcv
 import numpy as np
@@ -73,7 +73,7 @@ class LoadImage(MMPoseLoadImage):
             ``color_type``, ``imdecode_backend``, ``backend_args``).
     """
 
-    def __init__(self, skip_bad: bool = False, **kwargs) -> None:
+    def __init__(self, skip_bad: bool = False, **kwargs: Any) -> None:
         if not isinstance(skip_bad, bool):
             raise TypeError(f'LoadImage.skip_bad: expected True or False, got {skip_bad!r}')
         super().__init__(**kwargs)
