@@ -8,23 +8,19 @@ Outputs stay equal to the eval-mode model up to float rounding (<= 1e-4 on the t
 random weights). Deployment rewrites weights in place and cannot be undone: train, fine-tune
 or save checkpoints from a model that was never switched.
 """
-import copy
-import os.path as osp
 import time
-from typing import Any, Callable, List, Optional, Sequence, Union
+from typing import Any, Callable, List, Optional, Sequence
 
 import numpy as np
 import torch
 import torch.nn as nn
 from mmcv.cnn import ConvModule
-from mmengine.config import Config
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 __all__ = [
-    'TensorMode', 'build_pose_model', 'export_onnx', 'fold_bn_into_conv', 'fuse_conv_bn',
-    'ort_run', 'ort_session', 'reference_backbone_cfg', 'summarize', 'switch_to_deploy',
-    'time_calls'
+    'TensorMode', 'export_onnx', 'fold_bn_into_conv', 'fuse_conv_bn', 'ort_run', 'ort_session',
+    'summarize', 'switch_to_deploy', 'time_calls'
 ]
 
 
@@ -158,60 +154,6 @@ class TensorMode(nn.Module):
         if isinstance(out, (list, tuple)):  # heads may return several maps; keep the first
             out = out[0]
         return out
-
-
-def reference_backbone_cfg(backbone: dict) -> dict:
-    """MMPose's own ``LiteHRNet`` config equivalent to one of our backbone configs.
-
-    Our config names ``arch`` or ``extra``; MMPose's class only takes ``extra``.
-    """
-    from .models.litehrnet import ARCH_SETTINGS
-    if not isinstance(backbone, dict):
-        raise TypeError(f'backbone: expected a config dict, got {type(backbone).__name__}')
-    extra = backbone.get('extra')
-    if extra is None:
-        arch = backbone.get('arch') or '18'
-        if arch not in ARCH_SETTINGS:
-            raise ValueError(f'backbone.arch: unknown arch {arch!r}; expected one of '
-                             f'{sorted(ARCH_SETTINGS)}')
-        extra = ARCH_SETTINGS[arch]
-    ref = dict(type='LiteHRNet', extra=copy.deepcopy(extra))
-    for key in ('in_channels', 'norm_eval', 'with_cp', 'frozen_stages'):
-        if key in backbone:
-            ref[key] = backbone[key]
-    return ref
-
-
-def build_pose_model(config: Union[str, Config],
-                     checkpoint: Optional[str] = None,
-                     reference: bool = False) -> nn.Module:
-    """Build a config's pose model on the CPU in eval mode (``mmpose.apis.init_model``).
-
-    Args:
-        config: Config path or object (our ``configs/top_down/...``).
-        checkpoint: Optional MMPose 1.x checkpoint, loaded strictly.
-        reference: Replace the backbone by MMPose's own ``LiteHRNet`` with the same
-            architecture (see :func:`reference_backbone_cfg`).
-    """
-    from mmpose.apis import init_model
-
-    from .apis.checkpoint import load_strict, read_checkpoint, state_dict_of
-    if isinstance(config, str):
-        if not osp.isfile(config):
-            raise FileNotFoundError(f'config: no such file {config!r}')
-        config = Config.fromfile(config)
-    elif isinstance(config, Config):
-        config = copy.deepcopy(config)
-    else:
-        raise TypeError(f'config: expected a path or mmengine Config, got '
-                        f'{type(config).__name__}')
-    if reference:
-        import mmpose.models  # noqa: F401  (registers MMPose's LiteHRNet)
-        config.model.backbone = reference_backbone_cfg(config.model.backbone.to_dict())
-    model = init_model(config, None, device='cpu')
-    if checkpoint is not None:
-        load_strict(model, state_dict_of(read_checkpoint(checkpoint)), checkpoint)
-    return model.eval()
 
 
 # --------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from litehrnet_mmpose.apis.checkpoint import CheckpointError, read_checkpoint
 from litehrnet_mmpose.apis.config_check import check_config
 from litehrnet_mmpose.apis.inference import predict_and_draw
 from litehrnet_mmpose.datasets import BadImageError, LoadImage
-from litehrnet_mmpose.deploy import build_pose_model
+from litehrnet_mmpose.apis.models import build_pose_model
 from litehrnet_mmpose.registry import HOOKS
 
 ROOT = Path(__file__).resolve().parents[1]

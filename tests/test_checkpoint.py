@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from litehrnet_mmpose.apis.inference import load_bboxes, predict_and_draw
-from litehrnet_mmpose.deploy import build_pose_model
+from litehrnet_mmpose.apis.models import build_pose_model
 from test_backbone import randomize_bn
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,7 +12,8 @@ import torch.nn as nn
 from mmcv.cnn import ConvModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from litehrnet_mmpose.deploy import build_pose_model, fuse_conv_bn, switch_to_deploy
+from litehrnet_mmpose.apis.models import build_pose_model
+from litehrnet_mmpose.deploy import fuse_conv_bn, switch_to_deploy
 from litehrnet_mmpose.models.blocks import ConditionalChannelWeighting
 from test_backbone import ARCHS, H, W, build, randomize_bn
 

@@ -42,8 +42,9 @@ import torch
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from litehrnet_mmpose.deploy import (TensorMode, build_pose_model, export_onnx, ort_run,
-                                     ort_session, summarize, switch_to_deploy, time_calls)
+from litehrnet_mmpose.apis.models import build_pose_model
+from litehrnet_mmpose.deploy import (TensorMode, export_onnx, ort_run, ort_session, summarize,
+                                     switch_to_deploy, time_calls)
 
 DEFAULT_CONFIGS = ['configs/top_down/lite_hrnet/coco/litehrnet_18_coco_256x192.py',
                    'configs/top_down/lite_hrnet/coco/litehrnet_30_coco_256x192.py']

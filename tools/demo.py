@@ -7,7 +7,7 @@ Without ``--bboxes`` the whole image is one person box.
 import argparse
 
 from litehrnet_mmpose.apis.inference import format_keypoints, load_bboxes, predict_and_draw
-from litehrnet_mmpose.deploy import build_pose_model
+from litehrnet_mmpose.apis.models import build_pose_model
 
 
 def main() -> None:

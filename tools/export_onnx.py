@@ -16,8 +16,9 @@ from typing import List, Optional
 import torch
 
 from litehrnet_mmpose.analysis import resolve_input_hw
-from litehrnet_mmpose.deploy import (TensorMode, build_pose_model, export_onnx, ort_run,
-                                     ort_session, summarize, switch_to_deploy, time_calls)
+from litehrnet_mmpose.apis.models import build_pose_model
+from litehrnet_mmpose.deploy import (TensorMode, export_onnx, ort_run, ort_session, summarize,
+                                     switch_to_deploy, time_calls)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:

@@ -1,0 +1,67 @@
+"""Building a config's pose model for inference, ours or MMPose's reference.
+
+Used by the demo, the ONNX exporter, the benchmark and the tests; weights load strictly.
+"""
+import copy
+import os.path as osp
+from typing import Optional, Union
+
+import torch.nn as nn
+from mmengine.config import Config
+
+from ..models.litehrnet import ARCH_SETTINGS
+from .checkpoint import load_strict, read_checkpoint, state_dict_of
+from .config_check import check_config
+
+
+def reference_backbone_cfg(backbone: dict) -> dict:
+    """MMPose's own ``LiteHRNet`` config equivalent to one of our backbone configs.
+
+    Our config names ``arch`` or ``extra``; MMPose's class only takes ``extra``.
+    """
+    if not isinstance(backbone, dict):
+        raise TypeError(f'backbone: expected a config dict, got {type(backbone).__name__}')
+    extra = backbone.get('extra')
+    if extra is None:
+        arch = backbone.get('arch') or '18'
+        if arch not in ARCH_SETTINGS:
+            raise ValueError(f'backbone.arch: unknown arch {arch!r}; expected one of '
+                             f'{sorted(ARCH_SETTINGS)}')
+        extra = ARCH_SETTINGS[arch]
+    ref = dict(type='LiteHRNet', extra=copy.deepcopy(extra))
+    for key in ('in_channels', 'norm_eval', 'with_cp', 'frozen_stages'):
+        if key in backbone:
+            ref[key] = backbone[key]
+    return ref
+
+
+def build_pose_model(config: Union[str, Config],
+                     checkpoint: Optional[str] = None,
+                     reference: bool = False) -> nn.Module:
+    """Build a config's pose model on the CPU in eval mode (``mmpose.apis.init_model``).
+
+    Args:
+        config: Config path or object (our ``configs/top_down/...``).
+        checkpoint: Optional MMPose 1.x checkpoint, loaded strictly.
+        reference: Replace the backbone by MMPose's own ``LiteHRNet`` with the same
+            architecture (see :func:`reference_backbone_cfg`).
+    """
+    from mmpose.apis import init_model
+
+    if isinstance(config, str):
+        if not osp.isfile(config):
+            raise FileNotFoundError(f'config: no such file {config!r}')
+        config = Config.fromfile(config)
+    elif isinstance(config, Config):
+        config = copy.deepcopy(config)
+    else:
+        raise TypeError(f'config: expected a path or mmengine Config, got '
+                        f'{type(config).__name__}')
+    check_config(config)
+    if reference:
+        import mmpose.models  # noqa: F401  (registers MMPose's LiteHRNet)
+        config.model.backbone = reference_backbone_cfg(config.model.backbone.to_dict())
+    model = init_model(config, None, device='cpu')
+    if checkpoint is not None:
+        load_strict(model, state_dict_of(read_checkpoint(checkpoint)), checkpoint)
+    return model.eval()
