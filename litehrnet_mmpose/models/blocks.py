@@ -780,8 +780,11 @@ class LiteHRModule(BaseModule):
         sum, which is what every lower-resolution output then receives from branch 0 — also
         twice. The released weights were trained with this; we keep it (dropping the double
         term costs 0.5-1 AP with them). Evaluating ``f_i0`` once and doubling is exact
-        (``a + a == 2 * a``); in training it is called twice so that its BN running statistics
-        see the same two updates per step as in the reference.
+        (``a + a == 2 * a``). In training the reference's second call matters only for its
+        BN running statistics (two updates per step from the same input): we repeat it
+        without autograd, so backward runs through ``f_i0`` once, with the doubled gradient
+        (exact too: every backward op is linear in the incoming gradient, and scaling by 2
+        commutes with rounding).
         """
         if self.deploy:
             return self._fuse_deploy(out)
@@ -792,7 +795,10 @@ class LiteHRModule(BaseModule):
         fused = [self.relu(s0)]
         for i in range(1, len(fuse)):
             a = fuse[i][0](s0)
-            y = a + (fuse[i][0](s0) if self.training else a)
+            if self.training:
+                with torch.no_grad():
+                    fuse[i][0](s0)  # the reference's second BN statistics update
+            y = a + a
             for j in range(1, self.num_branches):
                 if j == i:
                     y = y + out[j]
