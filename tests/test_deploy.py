@@ -14,7 +14,6 @@ from torch.nn.modules.batchnorm import _BatchNorm
 
 from litehrnet_mmpose.apis.models import build_pose_model
 from litehrnet_mmpose.deploy import fuse_conv_bn, switch_to_deploy
-from litehrnet_mmpose.models.blocks import ConditionalChannelWeighting
 from test_backbone import ARCHS, H, W, build, randomize_bn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,40 +57,20 @@ def test_deploy_outputs_equal_eval(arch: str) -> None:
         deployed.train()
 
 
-@pytest.mark.filterwarnings('ignore::torch.jit.TracerWarning')
-@pytest.mark.parametrize('full_width_from', [0, 2])
-def test_deploy_permuted_layouts_equal_eval(full_width_from: int) -> None:
-    """Full-width blocks keep channel shuffles as permuted layouts, absorbed by the weights
-    of every conv that reads them (fusions, transitions) and undone before the head."""
+@pytest.mark.parametrize('part', ['module', 'block'])
+def test_module_and_block_switch_to_deploy_alone(part: str) -> None:
+    """A LiteHRModule or a ConditionalChannelWeighting block switched on its own (outside
+    a backbone, BN not yet folded) gives the eval-mode outputs."""
     model = eval_model('18')
-    deployed = copy.deepcopy(model)
-    for m in deployed.modules():
-        if isinstance(m, ConditionalChannelWeighting):
-            m.deploy_full_width_from = full_width_from
-    deployed.switch_to_deploy()
-    perms = [n for n, _ in deployed.named_buffers() if '_out_index' in n]
-    assert perms  # some branch did end in a non-logical layout
-    x = torch.randn(2, 3, H, W)
-    with torch.no_grad():
-        expected, got = model(x), deployed(x)
-        assert max_diff(expected, got) <= 1e-4
-        assert max_diff(got, torch.fx.symbolic_trace(deployed)(x)) == 0
-        assert max_diff(got, torch.jit.trace(deployed, (x, ), check_trace=False)(x)) == 0
-
-
-def test_module_switch_to_deploy_alone_keeps_logical_order() -> None:
-    """A LiteHRModule switched on its own (outside a backbone) returns logical order."""
-    model = eval_model('18')
-    module = copy.deepcopy(model.stage1[0])
-    for m in module.modules():
-        if isinstance(m, ConditionalChannelWeighting):
-            m.deploy_full_width_from = 0
+    original = model.stage1[0] if part == 'module' else model.stage1[0].layers[0]
+    module = copy.deepcopy(original)
     module.switch_to_deploy()
+    assert not any(isinstance(m, _BatchNorm) for m in module.modules())
     g = torch.Generator().manual_seed(0)
     x = [torch.randn(2, c, H // 4 // 2**i, W // 4 // 2**i, generator=g)
-         for i, c in enumerate(module.in_channels)]
+         for i, c in enumerate(model.stage1[0].in_channels)]
     with torch.no_grad():
-        assert max_diff(model.stage1[0](x), module(x)) <= 1e-4
+        assert max_diff(original(x), module(x)) <= 1e-4
 
 
 def test_fuse_conv_bn_handles_conv_module_and_bare_sequential() -> None:

@@ -290,87 +290,9 @@ def _bias_of(conv: nn.Conv2d) -> Tensor:
     return conv.weight.new_zeros(conv.out_channels)
 
 
-# ---------------------------------------------------------------------------------------
-# Deploy mode: static channel layouts.
-#
-# In deploy mode a branch tensor may hold its channels in a permuted physical order: a
-# ``perm`` (LongTensor) says that physical channel ``p`` holds logical (reference-order)
-# channel ``perm[p]``. Every conv reading such a tensor has its input channels permuted to
-# match, and convs that feed an identity term produce theirs in the same order, so channel
-# shuffles become pure weight permutations, decided once at ``switch_to_deploy``; the
-# backbone gathers logical order back once, before the head. Only full-width blocks (see
-# ``ConditionalChannelWeighting.deploy_full_width_from``) create such layouts; by default
-# every layout stays the identity and all of this is a no-op.
-
-#: ``sigmoid(NEUTRAL_LOGIT) == 1.0`` exactly in float32 (``exp(-64)`` is below half an ulp of
-#: 1, and ``exp(64)`` is still finite for ``exp(x) / (1 + exp(x))`` style kernels).
-NEUTRAL_LOGIT = 64.0
-
-#: Default of ``ConditionalChannelWeighting.deploy_full_width_from``.
-#: Never by default: measured on a 2-core x86 CPU, full width saved at most a few percent
-#: at batch 1 and cost 10-50 % at batch 8 and in ONNX Runtime (more per-element work).
-DEPLOY_FULL_WIDTH_FROM = 1 << 30
-
-
-def _identity_perm(channels: int) -> Tensor:
-    """The layout of a tensor in logical channel order."""
-    return torch.arange(channels)
-
-
-def _is_identity(perm: Tensor) -> bool:
-    return torch.equal(perm, _identity_perm(len(perm)))
-
-
 def _convs_of(module: nn.Module) -> List[nn.Conv2d]:
     """The ``nn.Conv2d`` layers of ``module`` in forward order (folded deploy chains)."""
     return [m for m in module.modules() if isinstance(m, nn.Conv2d)]
-
-
-@torch.no_grad()
-def _permute_conv(conv: nn.Conv2d, rows: Optional[Tensor] = None,
-                  cols: Optional[Tensor] = None) -> None:
-    """Permute a conv's output channels (``rows``: new channel ``p`` is old ``rows[p]``)
-    and / or its input channels (``cols``: it then reads a tensor in layout ``cols``)."""
-    weight = conv.weight.detach()
-    if rows is not None:
-        weight = weight[rows]
-        conv.bias = nn.Parameter(_bias_of(conv)[rows])
-    if cols is not None:
-        weight = weight[:, cols]
-    conv.weight = nn.Parameter(weight.contiguous())
-
-
-def _permute_chain(chain: nn.Module, in_perm: Tensor, out_perm: Optional[Tensor]) -> None:
-    """Make a folded conv chain read a tensor in layout ``in_perm`` and (``out_perm`` not
-    None) write its result in layout ``out_perm``. A leading depthwise conv is permuted
-    channel-wise (its output keeps the input's layout), the next conv absorbs that."""
-    convs = _convs_of(chain)
-    first = convs[0]
-    if first.groups > 1:
-        if first.groups != first.in_channels or first.out_channels != first.in_channels:
-            raise ValueError('deploy layout: only depthwise grouped convs can lead a chain')
-        _permute_conv(first, rows=in_perm)
-        _permute_conv(convs[1], cols=in_perm)
-    else:
-        _permute_conv(first, cols=in_perm)
-    if out_perm is not None:
-        _permute_conv(convs[-1], rows=out_perm)
-
-
-def _register_gather(module: nn.Module, prefix: str, perms: Sequence[Tensor]) -> None:
-    """Register, for every branch not in logical order, the ``index_select`` index that
-    restores it (see :func:`_gather`)."""
-    for k, perm in enumerate(perms):
-        if not _is_identity(perm):
-            module.register_buffer(f'{prefix}{k}', torch.argsort(perm), persistent=False)
-
-
-def _gather(module: nn.Module, prefix: str, x: Tensors) -> Tensors:
-    """Bring the branches that :func:`_register_gather` recorded back to logical order."""
-    return [
-        x[k].index_select(1, getattr(module, f'{prefix}{k}'))
-        if hasattr(module, f'{prefix}{k}') else x[k] for k in range(len(x))
-    ]
 
 
 def _weight_bias(module: nn.Module) -> Tuple[Tensor, Tensor]:
@@ -415,12 +337,8 @@ class ConditionalChannelWeighting(CheckpointMixin, BaseModule):
         ])
         self.spatial_weighting = nn.ModuleList(
             [SpatialWeighting(channels=c, ratio=4) for c in branch_channels])
-        #: Set by :meth:`deploy_with_layout` (inference only).
+        #: Set by :meth:`switch_to_deploy` (inference only).
         self.deploy = False
-        #: In deploy mode, branches from this index on run at full width in permuted
-        #: layouts (no shuffle copy, more per-element work); those before it at half
-        #: width, shuffled by a copy. Set before ``switch_to_deploy``.
-        self.deploy_full_width_from = DEPLOY_FULL_WIDTH_FROM
 
     def _inner_forward(self, x: Tensors) -> Tensors:
         halves = [s.chunk(2, dim=1) for s in x]
@@ -429,94 +347,50 @@ class ConditionalChannelWeighting(CheckpointMixin, BaseModule):
         return [cat_shuffle(h[0], s) for h, s in zip(halves, x2)]
 
     @torch.no_grad()
-    def deploy_with_layout(self, perms: Sequence[Tensor]) -> List[Tensor]:
-        """Switch to the inference-only :meth:`_deploy_forward` for inputs in layouts
-        ``perms`` (BN already folded); returns the layouts of the outputs.
+    def switch_to_deploy(self, test_cfg: Optional[dict] = None) -> None:
+        """Fold BN and switch to the inference-only :meth:`_deploy_forward`, in place
+        (``test_cfg`` is ignored).
 
-        Every branch: the weightings' convs are plain tensors (no module calls), and the
-        spatial weightings of all branches run as one block-diagonal pair of matrix
-        products. Half-width branches (the default) then chunk and shuffle as in training.
-        Full-width branches (from ``deploy_full_width_from`` on, or any input not in
-        logical order) have no split, concatenation or shuffle left: every per-channel
-        operation runs on the whole branch, with neutral parameters on the passthrough
-        half (weight 1 from ``sigmoid(NEUTRAL_LOGIT)``, an identity 3x3 kernel) that leave
-        it bit for bit unchanged, and the shuffle only relabels channels (output ``2k`` is
-        passthrough channel ``k``, ``2k + 1`` weighted channel ``k``).
+        The weightings' convs become plain tensors (no module calls), and the spatial
+        weightings of all branches run as one block-diagonal pair of matrix products.
         """
+        from ..deploy import fuse_conv_bn  # deploy.py needs no model classes: no cycle
+        if self.deploy:
+            return
         if self.stride != 1:
             raise ValueError(f'ConditionalChannelWeighting.stride: deploy needs 1, got '
                              f'{self.stride}')
-        full = [len(p) for p in perms]
-        # Half width needs the input in logical order (chunk gives the two halves).
-        halved = [k < self.deploy_full_width_from and _is_identity(p)
-                  for k, p in enumerate(perms)]
-        widths = [c // 2 if h else c for c, h in zip(full, halved)]
+        self.eval()
+        fuse_conv_bn(self)
         crw = self.cross_resolution_weighting
         w1, b1 = _weight_bias(crw.conv1)
         w2, b2 = _weight_bias(crw.conv2)
-        crw_w1 = w1.new_zeros(w1.shape[0], sum(widths))
-        crw_w2 = w2.new_zeros(sum(widths), w2.shape[1])
-        crw_b2 = b2.new_full((sum(widths), ), NEUTRAL_LOGIT)
-        sw_w1: Tensors = []
-        sw_w2: Tensors = []
-        sw_b1: Tensors = []
-        sw_b2: Tensors = []
-        half_off = width_off = 0
-        new_perms: List[Tensor] = []
-        for k, perm in enumerate(perms):
-            half, width = full[k] // 2, widths[k]
-            if halved[k]:  # the weighted half alone, in order; shuffled by a copy
-                pos = src = torch.arange(half)
-                new_perms.append(perm)
-            else:
-                pos = (perm >= half).nonzero().flatten()  # positions of the weighted half
-                src = perm[pos] - half  # their index within that half
-                new_perms.append(torch.where(perm < half, 2 * perm, 2 * (perm - half) + 1))
-            crw_w1[:, width_off + pos] = w1[:, half_off + src]
-            crw_w2[width_off + pos] = w2[half_off + src]
-            crw_b2[width_off + pos] = b2[half_off + src]
-            dw_w, dw_b = _weight_bias(self.depthwise_convs[k])
-            kernel = dw_w.new_zeros(width, *dw_w.shape[1:])
-            kernel[:, 0, dw_w.shape[2] // 2, dw_w.shape[3] // 2] = 1  # identity
-            kernel[pos] = dw_w[src]
-            bias = dw_b.new_zeros(width)
-            bias[pos] = dw_b[src]
-            self.register_buffer(f'_dw_weight{k}', kernel, persistent=False)
-            self.register_buffer(f'_dw_bias{k}', bias, persistent=False)
-            sw = self.spatial_weighting[k]
-            s1, c1 = _weight_bias(sw.conv1)
-            s2, c2 = _weight_bias(sw.conv2)
-            sw_w1.append(s1.new_zeros(s1.shape[0], width))
-            sw_w1[-1][:, pos] = s1[:, src]
-            sw_b1.append(c1)
-            sw_w2.append(s2.new_zeros(width, s2.shape[1]))
-            sw_w2[-1][pos] = s2[src]
-            sw_b2.append(c2.new_full((width, ), NEUTRAL_LOGIT))
-            sw_b2[-1][pos] = c2[src]
-            half_off += half
-            width_off += width
-        for name, value in (('_crw_weight1', crw_w1[..., None, None]), ('_crw_bias1', b1),
-                            ('_crw_weight2', crw_w2[..., None, None]), ('_crw_bias2', crw_b2),
-                            ('_sw_weight1', torch.block_diag(*sw_w1)),
-                            ('_sw_bias1', torch.cat(sw_b1)),
-                            ('_sw_weight2', torch.block_diag(*sw_w2)),
-                            ('_sw_bias2', torch.cat(sw_b2))):
+        sw = [(_weight_bias(m.conv1), _weight_bias(m.conv2)) for m in self.spatial_weighting]
+        buffers = {
+            '_crw_weight1': w1[..., None, None], '_crw_bias1': b1,
+            '_crw_weight2': w2[..., None, None], '_crw_bias2': b2,
+            '_sw_weight1': torch.block_diag(*[c1[0] for c1, _ in sw]),
+            '_sw_bias1': torch.cat([c1[1] for c1, _ in sw]),
+            '_sw_weight2': torch.block_diag(*[c2[0] for _, c2 in sw]),
+            '_sw_bias2': torch.cat([c2[1] for _, c2 in sw]),
+        }
+        for k, dw in enumerate(self.depthwise_convs):
+            buffers[f'_dw_weight{k}'], buffers[f'_dw_bias{k}'] = _weight_bias(dw)
+        for name, value in buffers.items():
             self.register_buffer(name, value.contiguous(), persistent=False)
-        self._deploy_widths = widths
-        self._deploy_halved = halved
         self.deploy = True
-        return new_perms
 
     def _deploy_forward(self, x: Tensors) -> Tensors:
-        """Inference forward on permuted layouts (see :meth:`deploy_with_layout`)."""
-        widths, halved = self._deploy_widths, self._deploy_halved
-        parts = [x[k].chunk(2, dim=1) if halved[k] else (x[k], x[k]) for k in range(len(x))]
+        """Inference forward (see :meth:`switch_to_deploy`): the same operations as
+        :meth:`_inner_forward` on plain tensors."""
+        widths = self.cross_resolution_weighting.channels
+        halves = [s.chunk(2, dim=1) for s in x]
         mini = x[-1].shape[-2:]
-        pooled = [_avg_pool_to(p[1], mini) for p in parts[:-1]] + [parts[-1][1]]
+        pooled = [_avg_pool_to(h[1], mini) for h in halves[:-1]] + [halves[-1][1]]
         w = F.conv2d(torch.cat(pooled, dim=1), self._crw_weight1, self._crw_bias1).relu_()
         w = torch.sigmoid(F.conv2d(w, self._crw_weight2, self._crw_bias2)).split(widths, 1)
         y = [
-            F.conv2d(_mul_upsampled(parts[k][1], w[k]), getattr(self, f'_dw_weight{k}'),
+            F.conv2d(_mul_upsampled(halves[k][1], w[k]), getattr(self, f'_dw_weight{k}'),
                      getattr(self, f'_dw_bias{k}'), padding=1, groups=c)
             for k, c in enumerate(widths)
         ]
@@ -524,10 +398,7 @@ class ConditionalChannelWeighting(CheckpointMixin, BaseModule):
         s = F.linear(F.linear(s, self._sw_weight1, self._sw_bias1).relu_(), self._sw_weight2,
                      self._sw_bias2)
         s = torch.sigmoid(s)[:, :, None, None].split(widths, 1)
-        return [
-            cat_shuffle(parts[k][0], y[k] * s[k]) if halved[k] else y[k] * s[k]
-            for k in range(len(widths))
-        ]
+        return [cat_shuffle(halves[k][0], y[k] * s[k]) for k in range(len(widths))]
 
     def forward(self, x: Tensors) -> Tensors:
         if self.deploy:
@@ -809,65 +680,40 @@ class LiteHRModule(BaseModule):
             fused.append(self.relu(y))
         return fused
 
-    def switch_to_deploy(self, test_cfg: Optional[dict] = None) -> None:
-        """Inference-only deploy mode of this module alone (its inputs and outputs in
-        logical channel order); see :meth:`deploy_with_layout`.
-
-        ``test_cfg`` is ignored (MMPose's estimators pass theirs to every submodule).
-        """
-        if self.deploy:
-            return
-        perms = self.deploy_with_layout([_identity_perm(c) for c in self.in_channels])
-        _register_gather(self, '_out_index', perms)
-
     @torch.no_grad()
-    def deploy_with_layout(self, perms: Sequence[Tensor]) -> List[Tensor]:
-        """Fold BN and switch to the inference-only path for inputs in layouts ``perms``
-        (see the deploy-layout notes above); returns the layouts of the outputs.
+    def switch_to_deploy(self, test_cfg: Optional[dict] = None) -> None:
+        """Fold BN and switch to the inference-only path, in place (``test_cfg`` is
+        ignored: MMPose's estimators pass theirs to every submodule).
 
-        * LITE blocks keep their channel shuffles as layouts
-          (:meth:`ConditionalChannelWeighting.deploy_with_layout`); NAIVE blocks need
-          logical order, restored by a gather on entry when needed.
-        * Fusion convs read their inputs' layouts and write in the layout of the identity
-          term they are added to, so every output keeps its block output's layout.
+        * LITE blocks run their weightings on plain tensors
+          (:meth:`ConditionalChannelWeighting.switch_to_deploy`).
         * The 1x1 convs that read the same lower-resolution branch ``j`` (one per output
           ``i < j``) are merged into one conv, whose output is split per output.
         * ``f_i0``'s last conv is scaled by 2 (exact: a power of two), replacing ``a + a``.
         """
         from ..deploy import fuse_conv_bn  # deploy.py needs no model classes: no cycle
         if self.deploy:
-            raise RuntimeError('LiteHRModule: already in deploy mode')
-        if len(perms) != self.num_branches:
-            raise ValueError(f'perms: expected {self.num_branches} layouts, got {len(perms)}')
+            return
         self.eval()
         fuse_conv_bn(self)
-        self.deploy = True
-        perms = list(perms)
         if self.module_type == 'LITE':
             for block in self.layers:
-                perms = block.deploy_with_layout(perms)
-        else:
-            _register_gather(self, '_in_index', perms)
-            perms = [_identity_perm(len(p)) for p in perms]
+                block.switch_to_deploy()
         if self.with_fuse and self.fuse_layers is not None:
-            self._deploy_fuse_layers(perms)
-        return perms if self.multiscale_output else perms[:1]
+            self._deploy_fuse_layers()
+        self.deploy = True
 
-    def _deploy_fuse_layers(self, perms: List[Tensor]) -> None:
-        """Permute and merge the folded fusion convs (see :meth:`deploy_with_layout`)."""
+    def _deploy_fuse_layers(self) -> None:
+        """Merge and scale the folded fusion convs (see :meth:`switch_to_deploy`)."""
         fuse = self.fuse_layers
-        for i in range(len(fuse)):
-            for j in range(i):
-                _permute_chain(fuse[i][j], perms[j], perms[i])
         for j in range(1, self.num_branches):
             convs = [fuse[i][j][0] for i in range(min(j, len(fuse)))]
             if not convs:
                 continue
-            weight = torch.cat([c.weight.detach()[perms[i]] for i, c in enumerate(convs)])
-            self.register_buffer(f'_up_weight{j}', weight[:, perms[j]].contiguous(),
+            self.register_buffer(f'_up_weight{j}',
+                                 torch.cat([c.weight.detach() for c in convs]).contiguous(),
                                  persistent=False)
-            self.register_buffer(f'_up_bias{j}',
-                                 torch.cat([_bias_of(c)[perms[i]] for i, c in enumerate(convs)]),
+            self.register_buffer(f'_up_bias{j}', torch.cat([_bias_of(c) for c in convs]),
                                  persistent=False)
         for i in range(1, len(fuse)):
             last = _convs_of(fuse[i][0])[-1]
@@ -910,8 +756,6 @@ class LiteHRModule(BaseModule):
         return fused
 
     def forward(self, x: Tensors) -> Tensors:
-        if self.deploy:
-            x = _gather(self, '_in_index', x)
         if self.module_type == 'LITE':
             out = self.layers(x)
         else:
@@ -920,6 +764,4 @@ class LiteHRModule(BaseModule):
             out = self._fuse(out)
         if not self.multiscale_output:
             out = out[:1]
-        if self.deploy:
-            out = _gather(self, '_out_index', out)
         return out

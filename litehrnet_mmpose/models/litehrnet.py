@@ -15,8 +15,7 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..registry import MODELS
-from .blocks import (IterativeHead, LiteHRModule, Stem, _convs_of, _gather, _identity_perm,
-                     _permute_chain, _register_gather, depthwise_pointwise)
+from .blocks import IterativeHead, LiteHRModule, Stem, depthwise_pointwise
 
 RELU = dict(type='ReLU')
 
@@ -265,8 +264,6 @@ class LiteHRNet(BaseModule):
                 t(y[min(j, len(y) - 1)]) if t is not None else y[j]
                 for j, t in enumerate(transition)
             ])
-        if self.deploy:
-            y = _gather(self, '_out_index', y)
         if self.with_head:
             y = self.head_layer(y)
         return tuple(y[i] for i in self.out_indices)
@@ -298,22 +295,9 @@ class LiteHRNet(BaseModule):
         from ..deploy import fuse_conv_bn  # deploy.py needs no model classes: no cycle
         self.eval()
         fuse_conv_bn(self)
-        # Channel layouts flow through the network (see blocks.py's deploy-layout notes):
-        # transitions read them, stages pass them on, the head gets logical order back.
-        perms = [_identity_perm(self.stem.out_channels)]
-        with torch.no_grad():
-            for i in range(self.num_stages):
-                new: List[Tensor] = []
-                for j, t in enumerate(getattr(self, f'transition{i}')):
-                    if t is None:
-                        new.append(perms[j])
-                    else:
-                        _permute_chain(t, perms[min(j, len(perms) - 1)], None)
-                        new.append(_identity_perm(_convs_of(t)[-1].out_channels))
-                perms = new
-                for module in getattr(self, f'stage{i}'):
-                    perms = module.deploy_with_layout(perms)
-        _register_gather(self, '_out_index', perms)
+        for i in range(self.num_stages):
+            for module in getattr(self, f'stage{i}'):
+                module.switch_to_deploy()
         self.deploy = True
 
     def train(self, mode: bool = True) -> 'LiteHRNet':
