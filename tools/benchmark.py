@@ -17,6 +17,8 @@ of the median, lower is better):
 
 * ``cpu_latency_b1``, ``cpu_throughput_bN``: forward, ``torch.inference_mode``.
 * ``train_step_bN``: forward + backward + Adam step (MSE to a random heatmap), train mode.
+  Every step's loss is kept (``losses``); ``loss_max_rel_diff`` compares each variant's
+  trajectory with MMPose's, step by step (same weights, data and optimizer).
 * ``*_peak_rss``: growth of the process's peak resident memory (Linux ``VmHWM``, reset
   through ``/proc/self/clear_refs`` after ``malloc_trim``) during one call: what the call
   really adds to the machine's memory, allocator overhead included.
@@ -65,6 +67,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--repeats', type=int, help='timed repeats per row (default 15; quick 2)')
     p.add_argument('--throughput-batch', type=int, help='default 32 (quick 2)')
     p.add_argument('--train-batch', type=int, help='default 16 (quick 2)')
+    p.add_argument('--train-lr', type=float, default=1e-4,
+                   help='Adam learning rate of the training rows (default 1e-4: the loss '
+                   'moves visibly within the timed steps)')
     p.add_argument('--no-onnx', action='store_true', help='skip the ONNX Runtime row')
     p.add_argument('--no-train', action='store_true', help='skip the training rows')
     p.add_argument('--out-json', help='write all results to this JSON file')
@@ -75,6 +80,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args.repeats = args.repeats or (2 if quick else 15)
     args.throughput_batch = args.throughput_batch or (2 if quick else 32)
     args.train_batch = args.train_batch or (2 if quick else 16)
+    if not args.train_lr > 0:
+        p.error(f'--train-lr: expected a positive learning rate, got {args.train_lr}')
     for name in ('repeats', 'throughput_batch', 'train_batch', 'threads'):
         value = getattr(args, name)
         if value is not None and value < 1:
@@ -234,18 +241,31 @@ def train_rows(variants: Dict[str, nn.Module], args: argparse.Namespace) -> List
     x = torch.randn(args.train_batch, 3, *args.shape)
     with torch.no_grad():
         target = torch.randn_like(TensorMode(models['ours'])(x))
-    optims = {k: torch.optim.Adam(m.parameters(), lr=1e-6) for k, m in models.items()}
+    optims = {k: torch.optim.Adam(m.parameters(), lr=args.train_lr) for k, m in models.items()}
+    losses: Dict[str, List[float]] = {k: [] for k in models}
 
     def step(name: str) -> torch.Tensor:
         optims[name].zero_grad(set_to_none=True)
         loss = (TensorMode(models[name])(x) - target).pow(2).mean()
         loss.backward()
         optims[name].step()
+        losses[name].append(loss.item())
         return loss
 
     fns = {k: (lambda k=k: step(k)) for k in models}
     rows = _rows(f'train_step_b{args.train_batch}', 's', interleaved(fns, args.repeats),
                  batch=args.train_batch)
+    # Same weights, data and optimizer: both models must follow the same loss trajectory
+    # (every variant takes the same number of steps, warm-up included).
+    n = min(len(v) for v in losses.values())
+    for row in rows:
+        row['losses'] = losses[row['variant']][:n]
+        row['loss_max_rel_diff'] = max(
+            abs(a - b) / max(abs(b), 1e-12)
+            for a, b in zip(losses[row['variant']], losses[BASELINE]))
+    print(f'train loss trajectories over {n} steps: ' + ', '.join(
+        f'{r["variant"]} {r["losses"][0]:.6g} -> {r["losses"][-1]:.6g} '
+        f'(max rel diff to {BASELINE} {r["loss_max_rel_diff"]:.1e})' for r in rows), flush=True)
     saved = {k: [float(saved_tensor_bytes(lambda k=k: TensorMode(models[k])(x)))]
              for k in models}
     rows += _rows(f'train_b{args.train_batch}_saved_tensors', 'bytes', saved,
