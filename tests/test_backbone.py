@@ -149,6 +149,35 @@ def test_fusion_adds_branch_zero_twice() -> None:
     torch.testing.assert_close(out[1], torch.relu(2 * m.fuse_layers[1][0](s0) + b[1]))
 
 
+@pytest.mark.parametrize('momentum', [0.1, None])
+def test_double_bn_update_equals_calling_twice(momentum: float) -> None:
+    """The training fusion runs f_i0 once and applies the second BN statistics update of the
+    reference's repeated call in closed form: same statistics as really calling it twice
+    (momentum and cumulative-average BN, two steps), same output and gradients as a + a."""
+    from litehrnet_mmpose.models.blocks import _call_with_double_bn_update, depthwise_pointwise
+    torch.manual_seed(0)
+    chain = torch.nn.Sequential(*[
+        depthwise_pointwise(8, 8, 2, act, None, dict(type='BN', momentum=momentum), flat=True)
+        for act in (dict(type='ReLU'), None)
+    ])
+    randomize_bn(chain)
+    twice, once = chain.train(), copy.deepcopy(chain).train()
+    for _ in range(2):
+        x = torch.randn(4, 8, 16, 16)
+        xt, xo = x.clone().requires_grad_(), x.clone().requires_grad_()
+        yt = twice(xt) + twice(xt)
+        a = _call_with_double_bn_update(once, xo)
+        yo = a + a
+        assert torch.equal(yt, yo)
+        yt.square().sum().backward()
+        yo.square().sum().backward()
+        torch.testing.assert_close(xo.grad, xt.grad, rtol=1e-5, atol=1e-6)
+    for (name, b), o in zip(twice.state_dict().items(), once.state_dict().values()):
+        torch.testing.assert_close(o, b, rtol=1e-6, atol=1e-7, msg=name)
+    for (name, p), q in zip(twice.named_parameters(), once.parameters()):
+        torch.testing.assert_close(q.grad, p.grad, rtol=1e-5, atol=1e-6, msg=name)
+
+
 # (arch, published #Params in M as in the official README, exact count of the pose network
 # here). Three round to the published figure; Naive-18 is 0.76M (mmcv's counter prints
 # "760.37 k"), which the README lists as 0.7M (truncated, not rounded).

@@ -160,6 +160,35 @@ def _keep_bn_statistics(module: nn.Module) -> Iterator[None]:
                 buf.copy_(value)
 
 
+def _call_with_double_bn_update(layer: nn.Module, x: Tensor) -> Tensor:
+    """``layer(x)``, leaving every training-mode BN inside it with the running statistics
+    that a second ``layer(x)`` would leave (the reference calls it twice), without the call.
+
+    Both calls would normalise with the same batch statistics ``b``. The first updates
+    ``r0`` to ``r1 = (1 - f1) * r0 + f1 * b``; the second would give ``r1 + c * (r1 - r0)``
+    with ``c = 1 - momentum``, or ``c = (n1 - 1) / (n1 + 1)`` for a cumulative average
+    (``momentum=None``, ``f = 1 / num_batches_tracked``, ``n1`` after the first update).
+    Equal to the kernel's own update to float rounding (the parity test compares them).
+    """
+    bns = [m for m in layer.modules()
+           if isinstance(m, _BatchNorm) and m.training and m.track_running_stats]
+    before = [(m.running_mean.clone(), m.running_var.clone()) for m in bns]
+    y = layer(x)
+    with torch.no_grad():
+        for m, (mean0, var0) in zip(bns, before):
+            if m.momentum is None:
+                n1 = float(m.num_batches_tracked)
+                c = (n1 - 1) / (n1 + 1)
+            else:
+                c = 1 - m.momentum
+            # Through ``.data``, as the BN kernel updates them: autograd saved these
+            # buffers with the forward (its backward does not read their values).
+            for r, r0 in ((m.running_mean.data, mean0), (m.running_var.data, var0)):
+                r.add_(r - r0, alpha=c)
+            m.num_batches_tracked.data.add_(1)
+    return y
+
+
 class CheckpointMixin:
     """``with_cp`` support: run ``fn(x)`` under non-reentrant activation checkpointing.
 
@@ -652,10 +681,11 @@ class LiteHRModule(BaseModule):
         twice. The released weights were trained with this; we keep it (dropping the double
         term costs 0.5-1 AP with them). Evaluating ``f_i0`` once and doubling is exact
         (``a + a == 2 * a``). In training the reference's second call matters only for its
-        BN running statistics (two updates per step from the same input): we repeat it
-        without autograd, so backward runs through ``f_i0`` once, with the doubled gradient
-        (exact too: every backward op is linear in the incoming gradient, and scaling by 2
-        commutes with rounding).
+        BN running statistics (two updates per step from the same batch statistics): we
+        apply the second update in closed form (:func:`_call_with_double_bn_update`), so
+        ``f_i0`` runs forward and backward once, with the doubled gradient (exact too:
+        every backward op is linear in the incoming gradient, and scaling by 2 commutes
+        with rounding).
         """
         if self.deploy:
             return self._fuse_deploy(out)
@@ -665,10 +695,7 @@ class LiteHRModule(BaseModule):
             s0 = self._add_lower_res_term(s0, fuse[0][j], out[j])
         fused = [self.relu(s0)]
         for i in range(1, len(fuse)):
-            a = fuse[i][0](s0)
-            if self.training:
-                with torch.no_grad():
-                    fuse[i][0](s0)  # the reference's second BN statistics update
+            a = _call_with_double_bn_update(fuse[i][0], s0) if self.training else fuse[i][0](s0)
             y = a + a
             for j in range(1, self.num_branches):
                 if j == i:
