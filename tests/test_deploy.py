@@ -112,17 +112,28 @@ def test_fx_and_jit_trace_equal_eager(arch: str, deploy: bool) -> None:
         graph(torch.randn(1, 3, H + 4, W))
 
 
-def test_torch_compile_fullgraph_without_graph_breaks() -> None:
-    """Dynamo captures the whole eval-mode backbone as one graph (``fullgraph=True`` raises
-    on any break). The ``eager`` backend checks exactly that without Inductor's C++ codegen,
+@pytest.mark.parametrize('mode', ['eval', 'train'])
+def test_torch_compile_fullgraph_without_graph_breaks(mode: str) -> None:
+    """Dynamo captures the whole backbone as one graph (``fullgraph=True`` raises on any
+    break), in eval mode and in train mode (where the fusion updates BN statistics in
+    closed form). The ``eager`` backend checks exactly that without Inductor's C++ codegen,
     which takes minutes on a small CPU."""
     torch._dynamo.reset()
     model = eval_model('18')
-    x = torch.randn(1, 3, H, W)
-    with torch.no_grad():
-        expected = model(x)
-        got = torch.compile(model, fullgraph=True, backend='eager')(x)
-    assert max_diff(expected, got) == 0
+    x = torch.randn(2, 3, H, W)
+    if mode == 'eval':
+        with torch.no_grad():
+            expected = model(x)
+            got = torch.compile(model, fullgraph=True, backend='eager')(x)
+        assert max_diff(expected, got) == 0
+        return
+    compiled = copy.deepcopy(model).train()
+    model.train()
+    expected = model(x)
+    got = torch.compile(compiled, fullgraph=True, backend='eager')(x)
+    assert max_diff(expected, got) <= 1e-5
+    for (name, a), b in zip(model.state_dict().items(), compiled.state_dict().values()):
+        torch.testing.assert_close(b, a, rtol=1e-6, atol=1e-7, msg=name)
 
 
 @pytest.fixture(scope='module')
