@@ -1,7 +1,8 @@
 """Speed and memory of our Lite-HRNet pose models against MMPose's own, in one process.
 
     python tools/benchmark.py [--configs CFG ...] [--quick] [--threads T] [--repeats N]
-        [--out-json bench.json] [--out-table bench.md] [--no-onnx] [--no-train]
+        [--shape H W] [--train-lr LR] [--out-json bench.json] [--out-table bench.md]
+        [--no-onnx] [--no-train]
 
 For every config, MMPose's model is the same config with the backbone replaced by
 ``dict(type='LiteHRNet', extra=ARCH_SETTINGS[arch])``; both get the same weights (PyTorch's
