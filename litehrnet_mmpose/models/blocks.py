@@ -60,14 +60,12 @@ def _upsampled_op(x: Tensor, w: Tensor, op: Callable[[Tensor, Tensor], Tensor]) 
     if h % hw or wd % ww:
         return op(x, F.interpolate(w, size=(h, wd), mode='nearest'))
     ky, kx = h // hw, wd // ww
+    if ky == 1 and kx == 1:
+        return op(x, w)
     if torch.onnx.is_in_onnx_export():
         # ONNX Runtime's Resize is fast, while the reshapes below become many small nodes
         # there; constant integer scales (not sizes computed from shapes) keep it one node.
-        if ky == 1 and kx == 1:
-            return op(x, w)
         return op(x, F.interpolate(w, scale_factor=(float(ky), float(kx)), mode='nearest'))
-    if ky == 1 and kx == 1:
-        return op(x, w)
     if kx > 1:
         w = w.unsqueeze(-1).expand(b, c, hw, ww, kx).reshape(b, c, hw, wd)
     return op(x.reshape(b, c, hw, ky, wd), w.unsqueeze(3)).view(b, c, h, wd)
