@@ -49,11 +49,11 @@ EXPLANATION = (
     'runs (bilinear upsampling 4/element, adaptive pooling 1/input element, no ReLU/Sigmoid/'
     'add/mul), in 1e6.')
 EVAL_NOTE = (
-    'Both columns count the eval-mode forward (batch 1). In eval mode our fusion layers '
-    'evaluate each repeated high-to-low path once and double it where the reference calls it '
-    'twice, and the Lite blocks apply cross-resolution weights through a broadcast view '
-    'instead of upsampling them; the mmengine column counts what actually runs (MMPose\'s own '
-    'LiteHRNet-18 measures 266.3M at 256x192, ours 217.9M), the paper column counts every '
+    'Both columns count the eval-mode forward (batch 1). Our fusion layers evaluate each '
+    'repeated high-to-low path once and double it where the reference calls it twice (in '
+    'training too), and the Lite blocks apply cross-resolution weights through a broadcast '
+    'view instead of upsampling them; the mmengine column counts what actually runs (MMPose\'s '
+    'own LiteHRNet-18 measures 266.3M at 256x192, ours 216.4M), the paper column counts every '
     'module once anyway and is the same for both.')
 
 Shape = Tuple[int, int]
