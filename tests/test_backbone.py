@@ -95,7 +95,7 @@ def test_with_cp_saves_activation_memory() -> None:
         return total
     plain, cp = build('18'), build('18', with_cp=True)
     plain.train(), cp.train()
-    assert saved_bytes(cp) < 0.75 * saved_bytes(plain)  # measured: 0.56
+    assert saved_bytes(cp) < 0.75 * saved_bytes(plain)  # measured: 0.48
 
 
 @pytest.mark.parametrize('arch', list(ARCHS))
