@@ -9,11 +9,14 @@ from types import ModuleType
 import pytest
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmcv.cnn import ConvModule
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from litehrnet_mmpose.apis.models import build_pose_model
 from litehrnet_mmpose.deploy import fuse_conv_bn, switch_to_deploy
+from litehrnet_mmpose.models import blocks
+from litehrnet_mmpose.models.blocks import PointwiseConv2d
 from test_backbone import ARCHS, H, W, build, randomize_bn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,18 +42,21 @@ def max_diff(a: tuple, b: tuple) -> float:
     return max((x - y).abs().max().item() for x, y in zip(a, b))
 
 
+@pytest.mark.parametrize('channels_last', [True, False], ids=['channels_last', 'nchw'])
 @pytest.mark.parametrize('arch', list(ARCHS))
-def test_deploy_outputs_equal_eval(arch: str) -> None:
+def test_deploy_outputs_equal_eval(arch: str, channels_last: bool) -> None:
     model = eval_model(arch)
     keys = set(model.state_dict())
     deployed = copy.deepcopy(model)
-    deployed.switch_to_deploy()
+    deployed.switch_to_deploy(channels_last=channels_last)
     assert set(model.state_dict()) == keys  # the original is untouched
     assert not any(isinstance(m, _BatchNorm) for m in deployed.modules())
+    assert any(type(m) is PointwiseConv2d for m in deployed.modules())
     x = torch.randn(2, 3, H, W)
     with torch.no_grad():
         expected, got = model(x), deployed(x)
     assert [o.shape for o in got] == [o.shape for o in expected]
+    assert all(o.is_contiguous() for o in got)  # NCHW outputs whatever the inner layout
     assert max(o.abs().max().item() for o in expected) > 1e-2  # a meaningful comparison
     assert max_diff(expected, got) <= 1e-4
     with pytest.raises(RuntimeError, match='deploy'):
@@ -71,6 +77,30 @@ def test_module_and_block_switch_to_deploy_alone(part: str) -> None:
          for i, c in enumerate(model.stage1[0].in_channels)]
     with torch.no_grad():
         assert max_diff(original(x), module(x)) <= 1e-4
+
+
+@pytest.mark.parametrize('b_scale', [False, True], ids=['plain', 'scaled'])
+def test_channels_last_helpers_equal_nchw(b_scale: bool) -> None:
+    """The channels_last implementations of the layout-sensitive helpers give the NCHW
+    ones' values on channel slices of a channels_last tensor (what blocks pass them)."""
+    cl = torch.channels_last
+    g = torch.Generator().manual_seed(0)
+    full = torch.randn(2, 16, 8, 12, generator=g).contiguous(memory_format=cl)
+    a, b = full[:, :8], full[:, 8:]
+    assert blocks._is_channels_last(a) and not blocks._is_channels_last(a.contiguous())
+    scale = torch.rand(2, 8, 1, 1, generator=g) if b_scale else None
+    got = blocks.cat_shuffle(a, b, scale)
+    assert got.is_contiguous(memory_format=cl)
+    assert torch.equal(got, blocks.cat_shuffle(a.contiguous(), b.contiguous(), scale))
+    w = torch.randn(2, 16, 4, 3, generator=g)[:, 8:]  # upsampled by 2 x 4
+    for fn in (blocks._mul_upsampled, blocks._add_upsampled, blocks._add_double_upsampled):
+        got = fn(b, w.contiguous(memory_format=cl))
+        assert got.is_contiguous(memory_format=cl)
+        assert torch.equal(got, fn(b.contiguous(), w.contiguous()))
+    weight, bias = torch.randn(5, 8, 1, 1, generator=g), torch.randn(5, generator=g)
+    got = blocks.pointwise_conv(b, weight, bias)
+    assert got.is_contiguous(memory_format=cl)
+    torch.testing.assert_close(got, F.conv2d(b.contiguous(), weight, bias))
 
 
 def test_fuse_conv_bn_handles_conv_module_and_bare_sequential() -> None:
@@ -103,6 +133,11 @@ def test_fx_and_jit_trace_equal_eager(arch: str, deploy: bool) -> None:
     x = torch.randn(2, 3, H, W)
     with torch.no_grad():
         expected = model(x)
+        if deploy:  # traced graphs are NCHW: compare with the eager NCHW deploy path
+            model.switch_to_deploy(channels_last=False)
+            nchw = model(x)
+            assert max_diff(expected, nchw) <= 1e-5
+            expected = nchw
         graph = torch.fx.symbolic_trace(model)
         assert max_diff(expected, graph(x)) == 0
         traced = torch.jit.trace(model, (x, ), check_trace=False)

@@ -34,26 +34,82 @@ def channel_shuffle(x: Tensor, groups: int) -> Tensor:
     return x.view(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
 
 
-def cat_shuffle(a: Tensor, b: Tensor) -> Tensor:
-    """``channel_shuffle(torch.cat((a, b), 1), 2)`` in one copy instead of two.
+def _is_channels_last(x: Tensor) -> bool:
+    """Whether ``x`` (N, C, H, W) keeps its channels innermost in memory: channels_last, or a
+    channel slice of such a tensor (deploy mode's layout, see ``LiteHRNet.switch_to_deploy``).
+
+    Only picks the faster of two equivalent implementations in the helpers below: both are
+    correct for any strides. False while tracing, so traced / ONNX graphs stay NCHW.
+    """
+    return (x.dim() == 4 and x.stride(1) == 1 and x.shape[1] > 1
+            and x.shape[2] * x.shape[3] > 1 and not torch.jit.is_tracing())
+
+
+def pointwise_conv(x: Tensor, weight: Tensor, bias: Optional[Tensor]) -> Tensor:
+    """``F.conv2d(x, weight, bias)`` for a 1x1 ``weight``; on channels_last input, one matrix
+    product over the pixels (CPU convolution would copy it to NCHW and back)."""
+    if _is_channels_last(x):
+        return F.linear(x.permute(0, 2, 3, 1), weight.flatten(1), bias).permute(0, 3, 1, 2)
+    return F.conv2d(x, weight, bias)
+
+
+class PointwiseConv2d(nn.Conv2d):
+    """A 1x1, stride-1 ``nn.Conv2d`` that runs through :func:`pointwise_conv`. Deploy mode
+    switches the backbone's 1x1 convs to it in place (same parameters and state-dict keys)."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return pointwise_conv(x, self.weight, self.bias)
+
+    @staticmethod
+    def convert(module: nn.Module) -> int:
+        """Switch every plain 1x1 / stride-1 / unpadded / ungrouped ``nn.Conv2d`` inside
+        ``module`` to this class, in place (it adds no state); returns how many."""
+        count = 0
+        for m in module.modules():
+            if (type(m) is nn.Conv2d and m.kernel_size == (1, 1) and m.stride == (1, 1)
+                    and m.padding == (0, 0) and m.dilation == (1, 1) and m.groups == 1):
+                m.__class__ = PointwiseConv2d
+                count += 1
+        return count
+
+
+def cat_shuffle(a: Tensor, b: Tensor, b_scale: Optional[Tensor] = None) -> Tensor:
+    """``channel_shuffle(torch.cat((a, b), 1), 2)`` in one copy instead of two; with
+    ``b_scale`` (N, C, 1, 1), ``b * b_scale`` takes ``b``'s place, computed on the way.
 
     Shuffling two groups interleaves them channel by channel (output ``2k`` is ``a[k]``,
-    ``2k + 1`` is ``b[k]``), which is exactly stacking on a new axis after the channels.
+    ``2k + 1`` is ``b[k]``): stacking on a new axis after the channels (NCHW), or writing
+    ``a`` and ``b`` to alternate channels of the output (channels_last, where the product
+    ``b * b_scale`` is written there directly instead of being stored first).
     """
     if torch.onnx.is_in_onnx_export():  # ONNX Runtime runs the plain form faster
+        b = b if b_scale is None else b * b_scale
         return channel_shuffle(torch.cat((a, b), dim=1), 2)
+    if _is_channels_last(a):
+        n, c, h, w = a.shape
+        out = a.new_empty(n, h, w, c, 2)
+        out[..., 0].copy_(a.permute(0, 2, 3, 1))
+        if b_scale is None:
+            out[..., 1].copy_(b.permute(0, 2, 3, 1))
+        else:
+            torch.mul(b.permute(0, 2, 3, 1), b_scale.permute(0, 2, 3, 1), out=out[..., 1])
+        return out.view(n, h, w, 2 * c).permute(0, 3, 1, 2)
+    b = b if b_scale is None else b * b_scale
     return torch.stack((a, b), dim=2).flatten(1, 2)
 
 
-def _upsampled_op(x: Tensor, w: Tensor, op: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
+def _upsampled_op(x: Tensor, w: Tensor, op: Callable[..., Tensor]) -> Tensor:
     """``op(x, nearest_upsample(w, x.shape))`` without materialising the upsampled ``w``.
 
     When ``x``'s size is an integer multiple of ``w``'s, nearest upsampling repeats each
-    value over a ``ky x kx`` block. ``w`` is repeated along the width only (a copy at its
-    own, lower, height), then broadcast over the ``ky`` rows of ``x`` with contiguous inner
-    rows: element for element the same values as upsampling, so the result is bit-exact,
-    and far faster on CPU than ``F.interpolate`` (NCHW nearest) or a 6-d broadcast whose
-    innermost loop is only ``kx`` long. Otherwise (and in ONNX export) interpolate.
+    value over a ``ky x kx`` block: the result is ``op`` between ``x`` split into blocks and
+    ``w`` broadcast over them, element for element the values of upsampling (bit-exact).
+    NCHW: ``w`` is repeated along the width only (a copy at its own, lower, height), then
+    broadcast over the ``ky`` rows of ``x`` with contiguous inner rows, far faster on CPU
+    than ``F.interpolate`` or a 6-d broadcast whose innermost loop is only ``kx`` long.
+    channels_last: the channels are the contiguous inner loop, so ``w`` is broadcast over
+    both block axes directly, into a fresh channels_last output (``op`` takes ``out=``).
+    Otherwise (sizes not multiples; ONNX export) interpolate.
     """
     b, c, h, wd = x.shape
     hw, ww = w.shape[-2:]
@@ -66,6 +122,11 @@ def _upsampled_op(x: Tensor, w: Tensor, op: Callable[[Tensor, Tensor], Tensor]) 
         # ONNX Runtime's Resize is fast, while the reshapes below become many small nodes
         # there; constant integer scales (not sizes computed from shapes) keep it one node.
         return op(x, F.interpolate(w, scale_factor=(float(ky), float(kx)), mode='nearest'))
+    if _is_channels_last(x):
+        out = x.new_empty(b, hw, ky, ww, kx, c)
+        op(x.permute(0, 2, 3, 1).unflatten(2, (ww, kx)).unflatten(1, (hw, ky)),
+           w.permute(0, 2, 3, 1)[:, :, None, :, None], out=out)
+        return out.view(b, h, wd, c).permute(0, 3, 1, 2)
     if kx > 1:
         w = w.unsqueeze(-1).expand(b, c, hw, ww, kx).reshape(b, c, hw, wd)
     return op(x.reshape(b, c, hw, ky, wd), w.unsqueeze(3)).view(b, c, h, wd)
@@ -84,7 +145,7 @@ def _add_upsampled(x: Tensor, w: Tensor) -> Tensor:
 def _add_double_upsampled(x: Tensor, w: Tensor) -> Tensor:
     """``x + x + nearest_upsample(w, x.shape)`` in one op, bit for bit: ``x + x == 2 * x``
     is exact, so ``w + 2 * x`` (``torch.add``'s ``alpha``) rounds once, as the sum does."""
-    return _upsampled_op(x, w, lambda a, b: torch.add(b, a, alpha=2))
+    return _upsampled_op(x, w, lambda a, b, out=None: torch.add(b, a, alpha=2, out=out))
 
 
 def _avg_pool_to(x: Tensor, size: Sequence[int]) -> Tensor:
@@ -103,8 +164,8 @@ def _avg_pool_to(x: Tensor, size: Sequence[int]) -> Tensor:
 
 # Shape-dependent helpers are opaque calls in torch.fx graphs (symbolic tracing cannot
 # branch on, or unpack, a traced shape); jit tracing and ONNX export see through them.
-for _fn in ('channel_shuffle', 'cat_shuffle', '_mul_upsampled', '_add_upsampled',
-            '_add_double_upsampled', '_avg_pool_to'):
+for _fn in ('channel_shuffle', 'cat_shuffle', 'pointwise_conv', '_mul_upsampled',
+            '_add_upsampled', '_add_double_upsampled', '_avg_pool_to'):
     torch.fx.wrap(_fn)
 
 
@@ -414,8 +475,8 @@ class ConditionalChannelWeighting(CheckpointMixin, BaseModule):
         halves = [s.chunk(2, dim=1) for s in x]
         mini = x[-1].shape[-2:]
         pooled = [_avg_pool_to(h[1], mini) for h in halves[:-1]] + [halves[-1][1]]
-        w = F.conv2d(torch.cat(pooled, dim=1), self._crw_weight1, self._crw_bias1).relu_()
-        w = torch.sigmoid(F.conv2d(w, self._crw_weight2, self._crw_bias2)).split(widths, 1)
+        w = pointwise_conv(torch.cat(pooled, dim=1), self._crw_weight1, self._crw_bias1).relu_()
+        w = torch.sigmoid(pointwise_conv(w, self._crw_weight2, self._crw_bias2)).split(widths, 1)
         y = [
             F.conv2d(_mul_upsampled(halves[k][1], w[k]), getattr(self, f'_dw_weight{k}'),
                      getattr(self, f'_dw_bias{k}'), padding=1, groups=c)
@@ -425,7 +486,7 @@ class ConditionalChannelWeighting(CheckpointMixin, BaseModule):
         s = F.linear(F.linear(s, self._sw_weight1, self._sw_bias1).relu_(), self._sw_weight2,
                      self._sw_bias2)
         s = torch.sigmoid(s)[:, :, None, None].split(widths, 1)
-        return [cat_shuffle(halves[k][0], y[k] * s[k]) for k in range(len(widths))]
+        return [cat_shuffle(halves[k][0], y[k], s[k]) for k in range(len(widths))]
 
     def forward(self, x: Tensors) -> Tensors:
         if self.deploy:
@@ -760,7 +821,7 @@ class LiteHRModule(BaseModule):
         low: List[Sequence[Tensor]] = [[]]
         for j in range(1, n):
             w, b = getattr(self, f'_up_weight{j}'), getattr(self, f'_up_bias{j}')
-            low.append(F.conv2d(out[j], w, b).split(ch[:min(j, len(fuse))], dim=1))
+            low.append(pointwise_conv(out[j], w, b).split(ch[:min(j, len(fuse))], dim=1))
         fused: Tensors = []
         s0 = out[0]
         for i in range(len(fuse)):

@@ -15,7 +15,7 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..registry import MODELS
-from .blocks import IterativeHead, LiteHRModule, Stem, depthwise_pointwise
+from .blocks import IterativeHead, LiteHRModule, PointwiseConv2d, Stem, depthwise_pointwise
 
 RELU = dict(type='ReLU')
 
@@ -35,6 +35,11 @@ def _check_input_size(x: Tensor, divisor: int, owner: str) -> None:
 
 
 torch.fx.wrap('_check_input_size')
+
+
+def _tracing() -> bool:
+    """Whether the forward is being traced (jit / ONNX export, or torch.fx symbolic)."""
+    return torch.jit.is_tracing() or torch.fx._symbolic_trace.is_fx_symbolic_tracing()
 
 # arch -> (module type, modules per stage, channels of the highest-resolution branch).
 # Every preset: stem 32 -> 32 channels, 2/3/4 branches doubling in width, 2 blocks per
@@ -224,6 +229,8 @@ class LiteHRNet(BaseModule):
         self.size_divisor = 4 * 2**(num_out - 1)
         #: Set by :meth:`switch_to_deploy`: BN folded, inference-only fusion.
         self.deploy = False
+        #: Deploy mode runs channels_last (see :meth:`switch_to_deploy`).
+        self.deploy_channels_last = False
         self._freeze_stages()
 
     def _make_transition_layer(self, pre: List[int], cur: List[int]) -> nn.ModuleList:
@@ -257,6 +264,9 @@ class LiteHRNet(BaseModule):
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         """Return the branches in ``out_indices`` (highest resolution first)."""
         _check_input_size(x, self.size_divisor, type(self).__name__)
+        channels_last = self.deploy_channels_last and not _tracing()
+        if channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         y = [self.stem(x)]
         for i in range(self.num_stages):
             transition = getattr(self, f'transition{i}')
@@ -266,6 +276,8 @@ class LiteHRNet(BaseModule):
             ])
         if self.with_head:
             y = self.head_layer(y)
+        if channels_last:  # heads and users get the usual NCHW-contiguous outputs
+            return tuple(y[i].contiguous() for i in self.out_indices)
         return tuple(y[i] for i in self.out_indices)
 
     def _frozen_modules(self) -> List[nn.Module]:
@@ -282,14 +294,24 @@ class LiteHRNet(BaseModule):
             for p in m.parameters():
                 p.requires_grad = False
 
-    def switch_to_deploy(self, test_cfg: Optional[dict] = None) -> None:
+    def switch_to_deploy(self, test_cfg: Optional[dict] = None,
+                         channels_last: bool = True) -> None:
         """Inference-only deploy mode, in place: fold every BN into its conv and switch the
         fusions to their faster inference path (see ``LiteHRModule.switch_to_deploy``).
+
+        With ``channels_last`` (default) the forward converts its input to channels_last
+        memory and returns NCHW-contiguous outputs: depthwise convs run 1.5-3x faster in
+        that layout on CPU, and 1x1 convs become plain matrix products
+        (:class:`~.blocks.PointwiseConv2d`). Traced / exported graphs (jit, ONNX, torch.fx)
+        stay NCHW either way.
 
         Outputs equal eval mode's up to float rounding. Irreversible (weights are
         rewritten), and the model can no longer be put in train mode. ``test_cfg`` is
         ignored: MMPose's ``pose_model.switch_to_deploy()`` passes its own to every submodule.
         """
+        if not isinstance(channels_last, bool):
+            raise TypeError(f'channels_last: expected a bool, got {channels_last!r}')
+        self.deploy_channels_last = channels_last
         if self.deploy:
             return
         from ..deploy import fuse_conv_bn  # deploy.py needs no model classes: no cycle
@@ -298,6 +320,7 @@ class LiteHRNet(BaseModule):
         for i in range(self.num_stages):
             for module in getattr(self, f'stage{i}'):
                 module.switch_to_deploy()
+        PointwiseConv2d.convert(self)
         self.deploy = True
 
     def train(self, mode: bool = True) -> 'LiteHRNet':
