@@ -97,6 +97,10 @@ def test_channels_last_helpers_equal_nchw(b_scale: bool) -> None:
         got = fn(b, w.contiguous(memory_format=cl))
         assert got.is_contiguous(memory_format=cl)
         assert torch.equal(got, fn(b.contiguous(), w.contiguous()))
+    for fn in (blocks._add_upsampled, blocks._add_double_upsampled):  # deploy's fusion sums
+        for target in (full.clone()[:, 8:], b.contiguous()):
+            expected = fn(target, w)
+            assert fn(target, w, inplace=True) is target and torch.equal(target, expected)
     weight, bias = torch.randn(5, 8, 1, 1, generator=g), torch.randn(5, generator=g)
     got = blocks.pointwise_conv(b, weight, bias)
     assert got.is_contiguous(memory_format=cl)
