@@ -83,10 +83,10 @@ def cat_shuffle(a: Tensor, b: Tensor, b_scale: Optional[Tensor] = None) -> Tenso
     """
     if b_scale is not None:
         b = b * b_scale
+    if _is_channels_last(a):  # first: never while tracing, and the cheaper test
+        return _interleave_last(a.permute(0, 2, 3, 1), b.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
     if torch.onnx.is_in_onnx_export():  # ONNX Runtime runs the plain form faster
         return channel_shuffle(torch.cat((a, b), dim=1), 2)
-    if _is_channels_last(a):
-        return _interleave_last(a.permute(0, 2, 3, 1), b.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
     return torch.stack((a, b), dim=2).flatten(1, 2)
 
 
@@ -113,10 +113,9 @@ def _upsampled_op(x: Tensor, w: Tensor, op: Callable[..., Tensor],
     both block axes directly, into a fresh channels_last output. Otherwise (sizes not
     multiples; ONNX export) interpolate. ``op`` takes ``out=``: with ``inplace`` the result
     is written into ``x`` and ``x`` returned (for sums into a fresh tensor no one else
-    reads, saving a full-resolution buffer; never in ONNX export).
+    reads, saving a full-resolution buffer; not while tracing: graphs stay out of place).
     """
-    exporting = torch.onnx.is_in_onnx_export()
-    target = x if inplace and not exporting else None
+    target = x if inplace and not torch.jit.is_tracing() else None
     b, c, h, wd = x.shape
     hw, ww = w.shape[-2:]
     if h % hw or wd % ww:
@@ -124,15 +123,15 @@ def _upsampled_op(x: Tensor, w: Tensor, op: Callable[..., Tensor],
     ky, kx = h // hw, wd // ww
     if ky == 1 and kx == 1:
         return op(x, w, out=target)
-    if exporting:
-        # ONNX Runtime's Resize is fast, while the reshapes below become many small nodes
-        # there; constant integer scales (not sizes computed from shapes) keep it one node.
-        return op(x, F.interpolate(w, scale_factor=(float(ky), float(kx)), mode='nearest'))
-    if _is_channels_last(x):
+    if _is_channels_last(x):  # first: never while tracing, and the cheaper test
         xv = x.permute(0, 2, 3, 1).unflatten(2, (ww, kx)).unflatten(1, (hw, ky))
         out = x.new_empty(b, hw, ky, ww, kx, c) if target is None else xv
         op(xv, w.permute(0, 2, 3, 1)[:, :, None, :, None], out=out)
         return x if target is not None else out.view(b, h, wd, c).permute(0, 3, 1, 2)
+    if torch.onnx.is_in_onnx_export():
+        # ONNX Runtime's Resize is fast, while the reshapes below become many small nodes
+        # there; constant integer scales (not sizes computed from shapes) keep it one node.
+        return op(x, F.interpolate(w, scale_factor=(float(ky), float(kx)), mode='nearest'))
     if kx > 1:
         w = w.unsqueeze(-1).expand(b, c, hw, ww, kx).reshape(b, c, hw, wd)
     xv = x.view(b, c, hw, ky, wd)  # splitting an axis: a view for any strides
@@ -484,7 +483,8 @@ class ConditionalChannelWeighting(CheckpointMixin, BaseModule):
         mini = x[-1].shape[-2:]
         pooled = [_avg_pool_to(h[1], mini) for h in halves[:-1]] + [halves[-1][1]]
         w = pointwise_conv(torch.cat(pooled, dim=1), self._crw_weight1, self._crw_bias1).relu_()
-        w = torch.sigmoid(pointwise_conv(w, self._crw_weight2, self._crw_bias2)).split(widths, 1)
+        w = torch.sigmoid(pointwise_conv(w, self._crw_weight2, self._crw_bias2))
+        w = w.split_with_sizes(widths, 1)
         y = [
             F.conv2d(_mul_upsampled(halves[k][1], w[k]), getattr(self, f'_dw_weight{k}'),
                      getattr(self, f'_dw_bias{k}'), padding=1, groups=c)
@@ -493,7 +493,7 @@ class ConditionalChannelWeighting(CheckpointMixin, BaseModule):
         s = torch.cat([F.adaptive_avg_pool2d(t, 1) for t in y], dim=1).flatten(1)
         s = F.linear(F.linear(s, self._sw_weight1, self._sw_bias1).relu_(), self._sw_weight2,
                      self._sw_bias2)
-        s = torch.sigmoid(s)[:, :, None, None].split(widths, 1)
+        s = torch.sigmoid(s)[:, :, None, None].split_with_sizes(widths, 1)
         return [cat_shuffle(halves[k][0], y[k], s[k]) for k in range(len(widths))]
 
     def forward(self, x: Tensors) -> Tensors:
@@ -829,7 +829,7 @@ class LiteHRModule(BaseModule):
         low: List[Sequence[Tensor]] = [[]]
         for j in range(1, n):
             w, b = getattr(self, f'_up_weight{j}'), getattr(self, f'_up_bias{j}')
-            low.append(pointwise_conv(out[j], w, b).split(ch[:min(j, len(fuse))], dim=1))
+            low.append(pointwise_conv(out[j], w, b).split_with_sizes(ch[:min(j, len(fuse))], 1))
         # Sums go in place into fresh tensors that nothing else reads: the merged convs'
         # outputs, f_i0's, and out[0] (this module's own blocks' output).
         fused: Tensors = []

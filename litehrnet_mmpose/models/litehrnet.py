@@ -38,8 +38,10 @@ torch.fx.wrap('_check_input_size')
 
 
 def _tracing() -> bool:
-    """Whether the forward is being traced (jit / ONNX export, or torch.fx symbolic)."""
-    return torch.jit.is_tracing() or torch.fx._symbolic_trace.is_fx_symbolic_tracing()
+    """Whether the forward is being traced or exported (jit, torch.fx symbolic, ONNX,
+    torch.export): what gets recorded must be the plain NCHW graph."""
+    return (torch.jit.is_tracing() or torch.fx._symbolic_trace.is_fx_symbolic_tracing()
+            or torch.onnx.is_in_onnx_export() or torch.compiler.is_exporting())
 
 # arch -> (module type, modules per stage, channels of the highest-resolution branch).
 # Every preset: stem 32 -> 32 channels, 2/3/4 branches doubling in width, 2 blocks per
