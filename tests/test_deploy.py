@@ -186,10 +186,14 @@ def checkpoint_18(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(path)
 
 
-def test_pose_model_deploy_equals_eval(checkpoint_18: str) -> None:
+@pytest.mark.parametrize('channels_last', [True, False], ids=['channels_last', 'nchw'])
+def test_pose_model_deploy_equals_eval(checkpoint_18: str, channels_last: bool) -> None:
     model = build_pose_model(CONFIG_18, checkpoint_18)
-    deployed = switch_to_deploy(copy.deepcopy(model))
+    deployed = switch_to_deploy(copy.deepcopy(model), channels_last=channels_last)
     assert deployed.backbone.deploy
+    assert deployed.backbone.deploy_channels_last is channels_last
+    with pytest.raises(TypeError, match='channels_last'):
+        switch_to_deploy(deployed, channels_last='yes')
     x = torch.randn(1, 3, 64, 96)
     with torch.no_grad():
         expected = model(x, None, mode='tensor')

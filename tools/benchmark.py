@@ -10,7 +10,8 @@ default init, BN statistics calibrated on random images so that activations have
 of a trained network) and their outputs are checked to agree before anything is timed.
 Variants: ``mmpose`` (the baseline of every ratio), ``mmpose+bnfold`` (MMPose's model with BN
 folded: a calibration point), ``ours`` (eval mode) and ``ours-deploy``
-(``litehrnet_mmpose.deploy.switch_to_deploy``).
+(``litehrnet_mmpose.deploy.switch_to_deploy``: BN folded, channels_last inside the backbone
+in PyTorch, the NCHW graph in ONNX).
 
 Rows (each variant measured in turn, the order rotating every repeat, so that load on a
 shared machine hits all alike; median and IQR of the repeats; ratios are variant / mmpose
