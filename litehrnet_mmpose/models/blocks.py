@@ -726,8 +726,10 @@ class LiteHRModule(BaseModule):
         return nn.ModuleList(rows)
 
     @staticmethod
-    def _add_lower_res_term(y: Tensor, layer: nn.Sequential, x: Tensor) -> Tensor:
-        """``y + layer(x)`` for a lower-resolution term (1x1 conv, BN, nearest upsampling).
+    def _add_lower_res_term(y: Tensor, layer: nn.Sequential, x: Tensor,
+                            double_y: bool = False) -> Tensor:
+        """``y + layer(x)`` for a lower-resolution term (1x1 conv, BN, nearest upsampling);
+        ``y + y + layer(x)`` with ``double_y``, in one pass (see :func:`_add_double_upsampled`).
 
         The upsampling is left to :func:`_add_upsampled`, which adds the same values without
         materialising them, unless the ``nn.Upsample`` has hooks (e.g. a FLOP counter's):
@@ -736,8 +738,9 @@ class LiteHRModule(BaseModule):
         up = layer[2]
         t = layer[1](layer[0](x))
         if up._forward_hooks or up._forward_pre_hooks:
-            return y + up(t)
-        return _add_upsampled(y, t)
+            t = up(t)
+            return torch.add(t, y, alpha=2) if double_y else y + t
+        return _add_double_upsampled(y, t) if double_y else _add_upsampled(y, t)
 
     def _fuse(self, out: Tensors) -> Tensors:
         """Multi-resolution fusion, bit-compatible with the reference.
@@ -752,19 +755,21 @@ class LiteHRModule(BaseModule):
         apply the second update in closed form (:func:`_call_with_double_bn_update`), so
         ``f_i0`` runs forward and backward once, with the doubled gradient (exact too:
         every backward op is linear in the incoming gradient, and scaling by 2 commutes
-        with rounding).
+        with rounding). The doubled term and the next one are added in one op,
+        ``t + 2 * a`` (``torch.add``'s ``alpha``): ``a + a`` is exact, so this rounds once,
+        as ``(a + a) + t`` does, and saves a pass over the full-resolution tensors.
         """
         if self.deploy:
             return self._fuse_deploy(out)
-        fuse = self.fuse_layers
-        s0 = out[0] + out[0]
-        for j in range(1, self.num_branches):
+        fuse = self.fuse_layers  # not None: at least two branches
+        s0 = self._add_lower_res_term(out[0], fuse[0][1], out[1], double_y=True)
+        for j in range(2, self.num_branches):
             s0 = self._add_lower_res_term(s0, fuse[0][j], out[j])
         fused = [self.relu(s0)]
         for i in range(1, len(fuse)):
             a = _call_with_double_bn_update(fuse[i][0], s0) if self.training else fuse[i][0](s0)
-            y = a + a
-            for j in range(1, self.num_branches):
+            y = torch.add(out[1] if i == 1 else fuse[i][1](out[1]), a, alpha=2)
+            for j in range(2, self.num_branches):
                 if j == i:
                     y = y + out[j]
                 elif j < i:
