@@ -43,6 +43,7 @@ def _tracing() -> bool:
     return (torch.jit.is_tracing() or torch.fx._symbolic_trace.is_fx_symbolic_tracing()
             or torch.onnx.is_in_onnx_export() or torch.compiler.is_exporting())
 
+
 # arch -> (module type, modules per stage, channels of the highest-resolution branch).
 # Every preset: stem 32 -> 32 channels, 2/3/4 branches doubling in width, 2 blocks per
 # module, reduce ratio 8 (ignored by 'NAIVE'), iterative head. Values from the paper
