@@ -79,8 +79,7 @@ def test_module_and_block_switch_to_deploy_alone(part: str) -> None:
         assert max_diff(original(x), module(x)) <= 1e-4
 
 
-@pytest.mark.parametrize('b_scale', [False, True], ids=['plain', 'scaled'])
-def test_channels_last_helpers_equal_nchw(b_scale: bool) -> None:
+def test_channels_last_helpers_equal_nchw() -> None:
     """The channels_last implementations of the layout-sensitive helpers give the NCHW
     ones' values on channel slices of a channels_last tensor (what blocks pass them)."""
     cl = torch.channels_last
@@ -88,10 +87,9 @@ def test_channels_last_helpers_equal_nchw(b_scale: bool) -> None:
     full = torch.randn(2, 16, 8, 12, generator=g).contiguous(memory_format=cl)
     a, b = full[:, :8], full[:, 8:]
     assert blocks._is_channels_last(a) and not blocks._is_channels_last(a.contiguous())
-    scale = torch.rand(2, 8, 1, 1, generator=g) if b_scale else None
-    got = blocks.cat_shuffle(a, b, scale)
+    got = blocks.cat_shuffle(a, b)
     assert got.is_contiguous(memory_format=cl)
-    assert torch.equal(got, blocks.cat_shuffle(a.contiguous(), b.contiguous(), scale))
+    assert torch.equal(got, blocks.cat_shuffle(a.contiguous(), b.contiguous()))
     w = torch.randn(2, 16, 4, 3, generator=g)[:, 8:]  # upsampled by 2 x 4
     for fn in (blocks._mul_upsampled, blocks._add_upsampled, blocks._add_double_upsampled):
         got = fn(b, w.contiguous(memory_format=cl))

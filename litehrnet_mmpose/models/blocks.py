@@ -73,16 +73,13 @@ class PointwiseConv2d(nn.Conv2d):
         return count
 
 
-def cat_shuffle(a: Tensor, b: Tensor, b_scale: Optional[Tensor] = None) -> Tensor:
-    """``channel_shuffle(torch.cat((a, b), 1), 2)`` in one copy instead of two; with
-    ``b_scale`` (N, C, 1, 1), of ``b * b_scale`` instead of ``b``.
+def cat_shuffle(a: Tensor, b: Tensor) -> Tensor:
+    """``channel_shuffle(torch.cat((a, b), 1), 2)`` in one copy instead of two.
 
     Shuffling two groups interleaves them channel by channel (output ``2k`` is ``a[k]``,
     ``2k + 1`` is ``b[k]``): stacking on a new axis after the channels (NCHW), or pairing
     them innermost (channels_last, see :func:`_interleave_last`).
     """
-    if b_scale is not None:
-        b = b * b_scale
     if _is_channels_last(a):  # first: never while tracing, and the cheaper test
         return _interleave_last(a.permute(0, 2, 3, 1), b.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
     if torch.onnx.is_in_onnx_export():  # ONNX Runtime runs the plain form faster
@@ -494,7 +491,7 @@ class ConditionalChannelWeighting(CheckpointMixin, BaseModule):
         s = F.linear(F.linear(s, self._sw_weight1, self._sw_bias1).relu_(), self._sw_weight2,
                      self._sw_bias2)
         s = torch.sigmoid(s)[:, :, None, None].split_with_sizes(widths, 1)
-        return [cat_shuffle(halves[k][0], y[k], s[k]) for k in range(len(widths))]
+        return [cat_shuffle(halves[k][0], y[k] * s[k]) for k in range(len(widths))]
 
     def forward(self, x: Tensors) -> Tensors:
         if self.deploy:
@@ -738,8 +735,7 @@ class LiteHRModule(BaseModule):
         up = layer[2]
         t = layer[1](layer[0](x))
         if up._forward_hooks or up._forward_pre_hooks:
-            t = up(t)
-            return torch.add(t, y, alpha=2) if double_y else y + t
+            t = up(t)  # same size as y now: the helpers below just add
         return _add_double_upsampled(y, t) if double_y else _add_upsampled(y, t)
 
     def _fuse(self, out: Tensors) -> Tensors:
@@ -843,8 +839,8 @@ class LiteHRModule(BaseModule):
             up: Optional[Tensor] = None
             for j in range(n - 1, i, -1):
                 up = low[j][i] if up is None else _add_upsampled(low[j][i], up, inplace=True)
-            if i == 0:
-                s0 = s0 + s0 if up is None else _add_double_upsampled(s0, up, inplace=True)
+            if i == 0:  # up is set: there are at least two branches
+                s0 = _add_double_upsampled(s0, up, inplace=True)
                 continue
             y = fuse[i][0](s0)  # its last conv is doubled
             for j in range(1, i):
