@@ -1,8 +1,8 @@
 """Speed and memory of our Lite-HRNet pose models against MMPose's own, in one process.
 
     python tools/benchmark.py [--configs CFG ...] [--quick] [--threads T] [--repeats N]
-        [--shape H W] [--train-lr LR] [--out-json bench.json] [--out-table bench.md]
-        [--no-onnx] [--no-train]
+        [--shape H W] [--train-lr LR] [--gpu-batch B] [--out-json bench.json]
+        [--out-table bench.md] [--no-cpu] [--no-onnx] [--no-train]
 
 For every config, MMPose's model is the same config with the backbone replaced by
 ``dict(type='LiteHRNet', extra=ARCH_SETTINGS[arch])``; both get the same weights (PyTorch's
@@ -26,7 +26,8 @@ of the median, lower is better):
   really adds to the machine's memory, allocator overhead included.
 * ``train_saved_tensors``: bytes of the distinct tensors autograd keeps for backward.
 * ``ort_latency_b1``: ONNX Runtime, every variant exported the same way.
-* ``gpu_*``: batch 1 and 64, fp32 and AMP (fp16 autocast), channels_last, when CUDA is up.
+* ``gpu_*``: batch 1 and 64, fp32 and AMP (fp16 autocast), channels_last, when CUDA is up;
+  ``gpu_*_peak_mem``: the CUDA memory one forward allocates at its peak.
 
 Denormal floats are flushed to zero (PyTorch and ONNX Runtime): untrained layers can drive
 activations into that range, where x86 arithmetic is ~100x slower.
@@ -72,6 +73,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--train-lr', type=float, default=1e-4,
                    help='Adam learning rate of the training rows (default 1e-4: the loss '
                    'moves visibly within the timed steps)')
+    p.add_argument('--gpu-batch', type=int, help='second GPU batch size (default 64; quick 2)')
+    p.add_argument('--no-cpu', action='store_true',
+                   help='skip the CPU latency/throughput rows (e.g. on a GPU machine)')
     p.add_argument('--no-onnx', action='store_true', help='skip the ONNX Runtime row')
     p.add_argument('--no-train', action='store_true', help='skip the training rows')
     p.add_argument('--out-json', help='write all results to this JSON file')
@@ -82,9 +86,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     args.repeats = args.repeats or (2 if quick else 15)
     args.throughput_batch = args.throughput_batch or (2 if quick else 32)
     args.train_batch = args.train_batch or (2 if quick else 16)
+    args.gpu_batch = args.gpu_batch or (2 if quick else 64)
     if not args.train_lr > 0:
         p.error(f'--train-lr: expected a positive learning rate, got {args.train_lr}')
-    for name in ('repeats', 'throughput_batch', 'train_batch', 'threads'):
+    for name in ('repeats', 'throughput_batch', 'train_batch', 'gpu_batch', 'threads'):
         value = getattr(args, name)
         if value is not None and value < 1:
             p.error(f'--{name.replace("_", "-")}: expected a positive int, got {value}')
@@ -299,25 +304,54 @@ def onnx_rows(variants: Dict[str, nn.Module], args: argparse.Namespace) -> List[
     return rows
 
 
-def gpu_rows(variants: Dict[str, nn.Module], args: argparse.Namespace) -> List[Row]:
-    """CUDA latency at batch 1 and 64, fp32 and AMP (fp16 autocast), channels_last."""
+def accelerator_rows(variants: Dict[str, nn.Module], args: argparse.Namespace,
+                     device: torch.device) -> List[Row]:
+    """Latency on ``device`` (CUDA, or the CPU for the test suite) at batch 1 and
+    ``--gpu-batch``, fp32 and AMP (autocast: fp16 on CUDA, bf16 elsewhere), weights and
+    input channels_last; on CUDA also the peak memory one forward allocates. A timed sample
+    is the mean of several forwards (kernels are queued asynchronously; the clock stops
+    after the device synchronises)."""
     rows: List[Row] = []
-    dev = torch.device('cuda')
-    modules = {k: TensorMode(copy.deepcopy(m)).eval().to(dev).to(
+    cuda = device.type == 'cuda'
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    amp_dtype = torch.float16 if cuda else torch.bfloat16
+    modules = {k: TensorMode(copy.deepcopy(m)).eval().to(device).to(
         memory_format=torch.channels_last) for k, m in variants.items()}
-    for batch in (1, 64):
-        x = torch.randn(batch, 3, *args.shape, device=dev).to(memory_format=torch.channels_last)
+    for batch in (1, args.gpu_batch):
+        x = torch.randn(batch, 3, *args.shape, device=device).to(
+            memory_format=torch.channels_last)
+        inner = 1 if args.quick else (10 if batch == 1 else 3)
         for amp in (False, True):
+            tag = f'gpu_{"amp" if amp else "fp32"}_cl_b{batch}'
 
-            def call(m: nn.Module) -> None:
-                with torch.autocast('cuda', dtype=torch.float16, enabled=amp):
-                    m(x)
-                torch.cuda.synchronize()
+            def call(m: nn.Module, n: int = inner) -> None:
+                with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
+                    for _ in range(n):
+                        m(x)
+                sync()
             fns = {k: (lambda m=m: call(m)) for k, m in modules.items()}
             with torch.inference_mode():
+                # TF32 convolutions (PyTorch's default on CUDA, kept for the timings) round
+                # folded and unfolded weights differently: the agreement check runs without.
+                with torch.autocast(device.type, dtype=amp_dtype, enabled=amp), \
+                        torch.backends.cudnn.flags(enabled=torch.backends.cudnn.enabled,
+                                                   allow_tf32=False):
+                    outs = {k: m(x).float() for k, m in modules.items()}
                 times = interleaved(fns, args.repeats, warmup=3)
-            rows += _rows(f'gpu_{"amp" if amp else "fp32"}_cl_b{batch}', 's', times,
-                          batch=batch)
+                rows += _rows(tag, 's', {k: [t / inner for t in v] for k, v in times.items()},
+                              batch=batch, device=str(device))
+                for row in rows[-len(modules):]:  # same weights: the outputs must agree
+                    row['max_abs_diff_vs_mmpose'] = (
+                        outs[row['variant']] - outs[BASELINE]).abs().max().item()
+                if cuda:
+                    mem = {}
+                    for k, m in modules.items():
+                        torch.cuda.synchronize()
+                        torch.cuda.reset_peak_memory_stats()
+                        before = torch.cuda.memory_allocated()
+                        call(m, 1)
+                        mem[k] = [float(torch.cuda.max_memory_allocated() - before)]
+                    rows += _rows(f'{tag}_peak_mem', 'bytes', mem, batch=batch)
     return rows
 
 
@@ -359,6 +393,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                 flush_denormal=True, cpu=platform.processor() or platform.machine(),
                 cpu_count=os.cpu_count(), shape=list(args.shape), repeats=args.repeats,
                 quick=args.quick, cuda=torch.cuda.is_available(),
+                gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+                cudnn_allow_tf32=torch.backends.cudnn.allow_tf32,
                 command=' '.join(['python', 'tools/benchmark.py'] + (argv or sys.argv[1:])))
     print(f'torch {meta["torch"]}, {meta["threads"]} CPU thread(s), input '
           f'{args.shape[0]}x{args.shape[1]}, {args.repeats} repeats, denormals flushed',
@@ -368,7 +404,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         variants, checks = build_variants(config, args.shape)
         print(f'{config}: max |variant - mmpose| = ' +
               ', '.join(f'{k} {v:.2g}' for k, v in checks.items()), flush=True)
-        rows = cpu_rows(variants, args)
+        rows = [] if args.no_cpu else cpu_rows(variants, args)
         if not args.no_train:
             rows += train_rows(variants, args)
         if not args.no_onnx:
@@ -379,7 +415,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             else:
                 rows += onnx_rows(variants, args)
         if torch.cuda.is_available():
-            rows += gpu_rows(variants, args)
+            rows += accelerator_rows(variants, args, torch.device('cuda'))
         results[config] = dict(checks=checks, rows=rows)
     table = format_table(results)
     print(table)

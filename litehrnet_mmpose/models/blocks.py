@@ -34,6 +34,13 @@ def channel_shuffle(x: Tensor, groups: int) -> Tensor:
     return x.view(b, groups, c // groups, h, w).transpose(1, 2).reshape(b, c, h, w)
 
 
+def _tracing() -> bool:
+    """Whether the forward is being traced or exported (jit, torch.fx symbolic, ONNX,
+    torch.export): what gets recorded must be the plain NCHW graph."""
+    return (torch.jit.is_tracing() or torch.fx._symbolic_trace.is_fx_symbolic_tracing()
+            or torch.onnx.is_in_onnx_export() or torch.compiler.is_exporting())
+
+
 def _is_channels_last(x: Tensor) -> bool:
     """Whether ``x`` (N, C, H, W) keeps its channels innermost in memory: channels_last, or a
     channel slice of such a tensor (deploy mode's layout, see ``LiteHRNet.switch_to_deploy``).
@@ -724,9 +731,10 @@ class LiteHRModule(BaseModule):
 
     @staticmethod
     def _add_lower_res_term(y: Tensor, layer: nn.Sequential, x: Tensor,
-                            double_y: bool = False) -> Tensor:
+                            double_y: bool = False, inplace: bool = False) -> Tensor:
         """``y + layer(x)`` for a lower-resolution term (1x1 conv, BN, nearest upsampling);
-        ``y + y + layer(x)`` with ``double_y``, in one pass (see :func:`_add_double_upsampled`).
+        ``y + y + layer(x)`` with ``double_y``, in one pass (see :func:`_add_double_upsampled`);
+        with ``inplace``, written into ``y``.
 
         The upsampling is left to :func:`_add_upsampled`, which adds the same values without
         materialising them, unless the ``nn.Upsample`` has hooks (e.g. a FLOP counter's):
@@ -736,7 +744,9 @@ class LiteHRModule(BaseModule):
         t = layer[1](layer[0](x))
         if up._forward_hooks or up._forward_pre_hooks:
             t = up(t)  # same size as y now: the helpers below just add
-        return _add_double_upsampled(y, t) if double_y else _add_upsampled(y, t)
+        if double_y:
+            return _add_double_upsampled(y, t, inplace)
+        return _add_upsampled(y, t, inplace)
 
     def _fuse(self, out: Tensors) -> Tensors:
         """Multi-resolution fusion, bit-compatible with the reference.
@@ -757,21 +767,25 @@ class LiteHRModule(BaseModule):
         """
         if self.deploy:
             return self._fuse_deploy(out)
+        # Without autograd, sums go in place into tensors nothing else reads (out[0], the
+        # blocks' fresh output, as in the reference; then f_i0's outputs): no extra
+        # full-resolution buffer at the peak. Same values, bit for bit.
+        inplace = not torch.is_grad_enabled() and not _tracing()
         fuse = self.fuse_layers  # not None: at least two branches
-        s0 = self._add_lower_res_term(out[0], fuse[0][1], out[1], double_y=True)
+        s0 = self._add_lower_res_term(out[0], fuse[0][1], out[1], True, inplace)
         for j in range(2, self.num_branches):
-            s0 = self._add_lower_res_term(s0, fuse[0][j], out[j])
+            s0 = self._add_lower_res_term(s0, fuse[0][j], out[j], inplace=inplace)
         fused = [self.relu(s0)]
         for i in range(1, len(fuse)):
             a = _call_with_double_bn_update(fuse[i][0], s0) if self.training else fuse[i][0](s0)
-            y = torch.add(out[1] if i == 1 else fuse[i][1](out[1]), a, alpha=2)
+            y = torch.add(out[1] if i == 1 else fuse[i][1](out[1]), a, alpha=2,
+                          out=a if inplace else None)
             for j in range(2, self.num_branches):
-                if j == i:
-                    y = y + out[j]
-                elif j < i:
-                    y = y + fuse[i][j](out[j])
+                t = out[j] if j == i else fuse[i][j](out[j]) if j < i else None
+                if t is None:
+                    y = self._add_lower_res_term(y, fuse[i][j], out[j], inplace=inplace)
                 else:
-                    y = self._add_lower_res_term(y, fuse[i][j], out[j])
+                    y = y.add_(t) if inplace else y + t
             fused.append(self.relu(y))
         return fused
 

@@ -15,7 +15,8 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..registry import MODELS
-from .blocks import IterativeHead, LiteHRModule, PointwiseConv2d, Stem, depthwise_pointwise
+from .blocks import (IterativeHead, LiteHRModule, PointwiseConv2d, Stem, _tracing,
+                     depthwise_pointwise)
 
 RELU = dict(type='ReLU')
 
@@ -35,13 +36,6 @@ def _check_input_size(x: Tensor, divisor: int, owner: str) -> None:
 
 
 torch.fx.wrap('_check_input_size')
-
-
-def _tracing() -> bool:
-    """Whether the forward is being traced or exported (jit, torch.fx symbolic, ONNX,
-    torch.export): what gets recorded must be the plain NCHW graph."""
-    return (torch.jit.is_tracing() or torch.fx._symbolic_trace.is_fx_symbolic_tracing()
-            or torch.onnx.is_in_onnx_export() or torch.compiler.is_exporting())
 
 
 # arch -> (module type, modules per stage, channels of the highest-resolution branch).
