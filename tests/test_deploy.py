@@ -230,8 +230,12 @@ def test_benchmark_quick_mode(tmp_path: Path) -> None:
     res = data['results'][CONFIG_18]
     assert res['checks']['ours'] <= 1e-5 and res['checks']['ours-deploy'] <= 1e-4
     metrics = {row['metric'] for row in res['rows']}
-    assert {'cpu_latency_b1', 'cpu_throughput_b2', 'train_step_b2',
-            'train_b2_saved_tensors'} <= metrics
+    assert {'cpu_latency_b1', 'cpu_throughput_b2', 'train_step_b2', 'train_b2_saved_tensors',
+            'cpu_latency_b1_peak_tensors', 'cpu_throughput_b2_peak_tensors',
+            'train_b2_peak_tensors'} <= metrics
+    for row in res['rows']:  # peak tensor memory: deterministic, and at least the output
+        if row['metric'].endswith('_peak_tensors'):
+            assert row['n'] == 1 and row['median'] > 0, row
     if importlib.util.find_spec('onnxruntime'):
         assert 'ort_latency_b1' in metrics
     for row in res['rows']:
@@ -253,3 +257,24 @@ def test_benchmark_quick_mode(tmp_path: Path) -> None:
     assert latency == {'mmpose', 'mmpose+bnfold', 'ours', 'ours-deploy'}
     table = out_table.read_text()
     assert table.startswith('| config |') and 'ours-deploy' in table
+
+
+def test_benchmark_accelerator_rows_run_on_any_device() -> None:
+    # CI has no GPU: the GPU rows' code runs here on the CPU (autocast in bf16 there).
+    tool = load_tool('benchmark')
+    args = tool.parse_args(['--quick', '--shape', '64', '96', '--gpu-batch', '2'])
+    variants, checks = tool.build_variants(CONFIG_18, args.shape)
+    rows = tool.accelerator_rows(variants, args, torch.device('cpu'))
+    by_metric: dict = {}
+    for row in rows:
+        by_metric.setdefault(row['metric'], {})[row['variant']] = row
+    assert set(by_metric) == {f'gpu_{p}_cl_b{b}' for p in ('fp32', 'amp') for b in (1, 2)}
+    scale = max(1.0, checks['output_abs_max'])
+    for metric, variants_rows in by_metric.items():
+        assert set(variants_rows) == {'mmpose', 'mmpose+bnfold', 'ours', 'ours-deploy'}
+        assert variants_rows['mmpose']['ratio'] == 1
+        diffs = {k: r['max_abs_diff_vs_mmpose'] for k, r in variants_rows.items()}
+        if 'fp32' in metric:  # same weights: ours equal, deployed variants within rounding
+            assert diffs['ours'] <= 1e-5 * scale and diffs['ours-deploy'] <= 1e-4 * scale
+        else:  # bf16 autocast: finite, of the order of bf16 rounding
+            assert all(0 <= d < 0.5 * scale for d in diffs.values()), diffs

@@ -24,6 +24,8 @@ of the median, lower is better):
 * ``*_peak_rss``: growth of the process's peak resident memory (Linux ``VmHWM``, reset
   through ``/proc/self/clear_refs`` after ``malloc_trim``) during one call: what the call
   really adds to the machine's memory, allocator overhead included.
+* ``*_peak_tensors``: peak bytes of live CPU tensors during one call (PyTorch's profiler):
+  the deterministic counterpart of ``*_peak_rss``, which moves with the allocator's state.
 * ``train_saved_tensors``: bytes of the distinct tensors autograd keeps for backward.
 * ``ort_latency_b1``: ONNX Runtime, every variant exported the same way.
 * ``gpu_*``: batch 1 and 64, fp32 and AMP (fp16 autocast), channels_last, when CUDA is up;
@@ -33,6 +35,7 @@ Denormal floats are flushed to zero (PyTorch and ONNX Runtime): untrained layers
 activations into that range, where x86 arithmetic is ~100x slower.
 """
 import argparse
+import contextlib
 import copy
 import ctypes
 import json
@@ -41,7 +44,7 @@ import os.path as osp
 import platform
 import sys
 import tempfile
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
@@ -198,6 +201,37 @@ def peak_rss_growth(fn: Fn) -> Optional[int]:
     return (_status_kb('VmHWM') - before) * 1024
 
 
+@contextlib.contextmanager
+def _native_stderr_to_devnull() -> Iterator[None]:
+    """Silence file descriptor 2 (the profiler's C++ start/stop log lines) meanwhile."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, 'w') as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def peak_tensor_bytes(fn: Fn) -> int:
+    """Peak bytes of live CPU tensors during one call of ``fn``, above what was live before:
+    the running sum of the memory that each top-level op allocates (net of what it frees)
+    and of the frees between ops, from PyTorch's profiler. Deterministic, unlike RSS:
+    no allocator caching or page reuse; it misses only buffers an op frees before it ends."""
+    from torch.profiler import ProfilerActivity, profile
+    with _native_stderr_to_devnull(), profile(activities=[ProfilerActivity.CPU],
+                                              profile_memory=True) as prof:
+        fn()
+    live = peak = 0
+    for event in sorted((e for e in prof.events() if e.cpu_parent is None),
+                        key=lambda e: e.time_range.start):
+        live += event.cpu_memory_usage
+        peak = max(peak, live)
+    return peak
+
+
 def saved_tensor_bytes(step: Callable[[], torch.Tensor]) -> int:
     """Bytes of the distinct storages autograd saves for backward during ``step()``."""
     seen: Dict[int, int] = {}
@@ -235,9 +269,12 @@ def cpu_rows(variants: Dict[str, nn.Module], args: argparse.Namespace) -> List[R
                                         for k, v in times.items()}
                           if batch > 1 else None)
             mem = {k: peak_rss_growth(f) for k, f in fns.items()}
+            tensors = {k: [float(peak_tensor_bytes(f))] for k, f in fns.items()}
+        prefix = f'{metric.split("_b")[0]}_b{batch}'
         if all(v is not None for v in mem.values()):
-            rows += _rows(f'{metric.split("_b")[0]}_b{batch}_peak_rss', 'bytes',
-                          {k: [float(v)] for k, v in mem.items()}, batch=batch)
+            rows += _rows(f'{prefix}_peak_rss', 'bytes', {k: [float(v)] for k, v in mem.items()},
+                          batch=batch)
+        rows += _rows(f'{prefix}_peak_tensors', 'bytes', tensors, batch=batch)
     return rows
 
 
@@ -281,6 +318,9 @@ def train_rows(variants: Dict[str, nn.Module], args: argparse.Namespace) -> List
     if all(v is not None for v in mem.values()):
         rows += _rows(f'train_b{args.train_batch}_peak_rss', 'bytes',
                       {k: [float(v)] for k, v in mem.items()}, batch=args.train_batch)
+    rows += _rows(f'train_b{args.train_batch}_peak_tensors', 'bytes',
+                  {k: [float(peak_tensor_bytes(f))] for k, f in fns.items()},
+                  batch=args.train_batch)
     return rows
 
 

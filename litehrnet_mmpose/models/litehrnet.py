@@ -265,6 +265,7 @@ class LiteHRNet(BaseModule):
         if channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         y = [self.stem(x)]
+        del x  # frees the channels_last copy of the input before the stages run
         for i in range(self.num_stages):
             transition = getattr(self, f'transition{i}')
             y = getattr(self, f'stage{i}')([
