@@ -278,3 +278,34 @@ def test_benchmark_accelerator_rows_run_on_any_device() -> None:
             assert diffs['ours'] <= 1e-5 * scale and diffs['ours-deploy'] <= 1e-4 * scale
         else:  # bf16 autocast: finite, of the order of bf16 rounding
             assert all(0 <= d < 0.5 * scale for d in diffs.values()), diffs
+
+
+def test_cuda_graph_forward_rejects_bad_inputs() -> None:
+    from litehrnet_mmpose.deploy import CUDAGraphForward
+    with pytest.raises(ValueError, match='example: expected a CUDA tensor'):
+        CUDAGraphForward(nn.Identity(), torch.zeros(1, 3, 8, 8))
+    with pytest.raises(ValueError, match='example: expected a CUDA tensor'):
+        CUDAGraphForward(nn.Identity(), [1, 2])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA')
+@pytest.mark.parametrize('amp', [False, True])
+def test_cuda_graph_forward_replays_the_deployed_pose_model(amp: bool) -> None:
+    from litehrnet_mmpose.deploy import CUDAGraphForward, TensorMode
+    torch.manual_seed(0)
+    model = TensorMode(switch_to_deploy(build_pose_model(CONFIG_18))).cuda()
+    model = model.to(memory_format=torch.channels_last)
+    dtype = torch.float16 if amp else None
+    x = [torch.randn(2, 3, H, W, device='cuda').to(memory_format=torch.channels_last)
+         for _ in range(2)]
+    graphed = CUDAGraphForward(model, x[0], autocast_dtype=dtype)
+    for xi in x:  # each call reads the new input: replays are not stale
+        with torch.no_grad(), torch.autocast('cuda', dtype=dtype or torch.float16,
+                                             enabled=amp):
+            want = model(xi).float()
+        got = graphed(xi).float()
+        assert got.shape == want.shape
+        torch.testing.assert_close(got, want, rtol=1e-3 if amp else 1e-5, atol=1e-3 if amp
+                                   else 1e-5)
+    with pytest.raises(ValueError, match='x: expected shape'):
+        graphed(torch.randn(1, 3, H, W, device='cuda'))

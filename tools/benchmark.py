@@ -29,7 +29,10 @@ of the median, lower is better):
 * ``train_saved_tensors``: bytes of the distinct tensors autograd keeps for backward.
 * ``ort_latency_b1``: ONNX Runtime, every variant exported the same way.
 * ``gpu_*``: batch 1 and 64, fp32 and AMP (fp16 autocast), channels_last, when CUDA is up;
-  ``gpu_*_peak_mem``: the CUDA memory one forward allocates at its peak.
+  also ``mmpose+cudagraph`` and ``ours-deploy+cudagraph``
+  (:class:`~litehrnet_mmpose.deploy.CUDAGraphForward`: the same kernels without the
+  per-kernel launch cost); ``gpu_*_peak_mem``: the CUDA memory one eager forward allocates
+  at its peak.
 
 Denormal floats are flushed to zero (PyTorch and ONNX Runtime): untrained layers can drive
 activations into that range, where x86 arithmetic is ~100x slower.
@@ -51,8 +54,8 @@ import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from litehrnet_mmpose.apis.models import build_pose_model
-from litehrnet_mmpose.deploy import (TensorMode, export_onnx, ort_run, ort_session, summarize,
-                                     switch_to_deploy, time_calls)
+from litehrnet_mmpose.deploy import (CUDAGraphForward, TensorMode, export_onnx, ort_run,
+                                     ort_session, summarize, switch_to_deploy, time_calls)
 
 DEFAULT_CONFIGS = ['configs/top_down/lite_hrnet/coco/litehrnet_18_coco_256x192.py',
                    'configs/top_down/lite_hrnet/coco/litehrnet_30_coco_256x192.py']
@@ -370,6 +373,16 @@ def accelerator_rows(variants: Dict[str, nn.Module], args: argparse.Namespace,
                         m(x)
                 sync()
             fns = {k: (lambda m=m: call(m)) for k, m in modules.items()}
+            # CUDA graphs of MMPose's model and ours deployed: the kernels' time alone.
+            graphs = {f'{k}+cudagraph': CUDAGraphForward(modules[k], x, amp_dtype if amp
+                                                         else None)
+                      for k in (BASELINE, 'ours-deploy')} if cuda else {}
+
+            def replay(g: CUDAGraphForward, n: int = inner) -> None:
+                for _ in range(n):
+                    g(x)
+                sync()
+            fns.update({k: (lambda g=g: replay(g)) for k, g in graphs.items()})
             with torch.inference_mode():
                 # TF32 convolutions (PyTorch's default on CUDA, kept for the timings) round
                 # folded and unfolded weights differently: the agreement check runs without.
@@ -377,12 +390,21 @@ def accelerator_rows(variants: Dict[str, nn.Module], args: argparse.Namespace,
                         torch.backends.cudnn.flags(enabled=torch.backends.cudnn.enabled,
                                                    allow_tf32=False):
                     outs = {k: m(x).float() for k, m in modules.items()}
+                with torch.autocast(device.type, dtype=amp_dtype, enabled=amp):
+                    graph_diffs = {k: (g(x).float() - modules[k.split('+')[0]](x).float())
+                                   .abs().max().item() for k, g in graphs.items()}
                 times = interleaved(fns, args.repeats, warmup=3)
-                rows += _rows(tag, 's', {k: [t / inner for t in v] for k, v in times.items()},
-                              batch=batch, device=str(device))
-                for row in rows[-len(modules):]:  # same weights: the outputs must agree
-                    row['max_abs_diff_vs_mmpose'] = (
-                        outs[row['variant']] - outs[BASELINE]).abs().max().item()
+                tag_rows = _rows(tag, 's', {k: [t / inner for t in v]
+                                            for k, v in times.items()},
+                                 batch=batch, device=str(device))
+                for row in tag_rows:  # same weights: the outputs must agree
+                    k = row['variant']
+                    if k in graphs:  # the graph replays its eager model's kernels
+                        row['max_abs_diff_vs_eager'] = graph_diffs[k]
+                    else:
+                        row['max_abs_diff_vs_mmpose'] = (outs[k] - outs[BASELINE]).abs().max(
+                        ).item()
+                rows += tag_rows
                 if cuda:
                     mem = {}
                     for k, m in modules.items():
