@@ -9,7 +9,8 @@ random weights). The backbone runs in channels_last memory inside (faster depthw
 on CPU; ``switch_to_deploy(model, channels_last=False)`` keeps NCHW) and returns NCHW
 tensors; traced and exported graphs (jit, torch.fx, ONNX) are NCHW either way.
 Deployment rewrites weights in place and cannot be undone: train, fine-tune or save
-checkpoints from a model that was never switched.
+checkpoints from a model that was never switched. On a GPU, :class:`CUDAGraphForward`
+replays a captured forward without the per-kernel launch cost.
 """
 import time
 from typing import Any, Callable, List, Optional, Sequence
@@ -22,8 +23,8 @@ from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 
 __all__ = [
-    'CUDAGraphForward', 'TensorMode', 'export_onnx', 'fold_bn_into_conv', 'fuse_conv_bn', 'ort_run', 'ort_session',
-    'summarize', 'switch_to_deploy', 'time_calls'
+    'CUDAGraphForward', 'TensorMode', 'export_onnx', 'fold_bn_into_conv', 'fuse_conv_bn',
+    'ort_run', 'ort_session', 'summarize', 'switch_to_deploy', 'time_calls'
 ]
 
 
