@@ -68,16 +68,13 @@ class PointwiseConv2d(nn.Conv2d):
         return pointwise_conv(x, self.weight, self.bias)
 
     @staticmethod
-    def convert(module: nn.Module) -> int:
+    def convert(module: nn.Module) -> None:
         """Switch every plain 1x1 / stride-1 / unpadded / ungrouped ``nn.Conv2d`` inside
-        ``module`` to this class, in place (it adds no state); returns how many."""
-        count = 0
+        ``module`` to this class, in place (it adds no state)."""
         for m in module.modules():
             if (type(m) is nn.Conv2d and m.kernel_size == (1, 1) and m.stride == (1, 1)
                     and m.padding == (0, 0) and m.dilation == (1, 1) and m.groups == 1):
                 m.__class__ = PointwiseConv2d
-                count += 1
-        return count
 
 
 def cat_shuffle(a: Tensor, b: Tensor) -> Tensor:
@@ -781,11 +778,11 @@ class LiteHRModule(BaseModule):
             y = torch.add(out[1] if i == 1 else fuse[i][1](out[1]), a, alpha=2,
                           out=a if inplace else None)
             for j in range(2, self.num_branches):
-                t = out[j] if j == i else fuse[i][j](out[j]) if j < i else None
-                if t is None:
+                if j > i:
                     y = self._add_lower_res_term(y, fuse[i][j], out[j], inplace=inplace)
-                else:
-                    y = y.add_(t) if inplace else y + t
+                    continue
+                t = out[j] if j == i else fuse[i][j](out[j])
+                y = y.add_(t) if inplace else y + t
             fused.append(self.relu(y))
         return fused
 
