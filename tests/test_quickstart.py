@@ -62,7 +62,7 @@ def test_demo_draws_skeletons_and_prints_keypoints(trained: Path) -> None:
 
 def test_resume_continues_from_the_last_checkpoint(trained: Path) -> None:
     """mmengine's checkpoints load under PyTorch's weights-only default (see
-    allow_mmengine_checkpoints), so --resume works and continues at epoch 3."""
+    litehrnet_mmpose.engine.checkpoint_rules), so --resume works and continues at epoch 3."""
     log = run('tools/train.py', CONFIG, '--work-dir', str(trained), '--resume',
               '--cfg-options', 'train_cfg.max_epochs=3', 'train_cfg.val_interval=3',
               'default_hooks.checkpoint.interval=3')

@@ -4,18 +4,17 @@ The official Lite-HRNet checkpoints are MMPose 0.x ``TopDown`` models: ``backbon
 same names as ours) and ``keypoint_head.final_layer.*`` (MMPose 1.x: ``head.final_layer.*``),
 plus a ``meta`` dict. MMPose 1.x checkpoints of its own ``LiteHRNet`` need no conversion.
 """
-import builtins
 import glob
 import logging
 import os.path as osp
-import pickle
 from collections import OrderedDict
 from typing import Dict, List, Mapping, Optional, Tuple
 
-import numpy as np
 import torch
 import torch.nn as nn
 from mmengine.logging import print_log
+
+from ..engine.checkpoint_rules import CheckpointError, UnsafeCheckpointError, safe_load
 
 # (official 0.x prefix, MMPose 1.x prefix); anything else in an official checkpoint is an
 # error, not something to drop silently.
@@ -25,57 +24,24 @@ OFFICIAL_TO_MMPOSE1: List[Tuple[str, str]] = [
 ]
 
 
-def allow_mmengine_checkpoints() -> None:
-    """Let ``torch.load(weights_only=True)`` (PyTorch's default since 2.6) read mmengine's
-    checkpoints, which mmengine 0.10.7 loads with that default and so cannot resume from.
-
-    Only data types are allowlisted: numpy arrays, dtypes and scalars, and mmengine's
-    ``HistoryBuffer`` (the logged losses kept for ``--resume``; its state refers to its own
-    statistic methods by ``getattr``). The weights-only unpickler still refuses to call
-    anything outside this list, so loading never runs code from the file.
-    """
-    from mmengine.logging import HistoryBuffer
-    dtype_classes = [type(np.dtype(c)) for c in np.typecodes['All'] if c not in 'Oc']
-    reconstruct, scalar = np._core.multiarray._reconstruct, np._core.multiarray.scalar
-    torch.serialization.add_safe_globals([
-        reconstruct, scalar, np.ndarray, np.dtype, *dtype_classes, builtins.bytes,
-        builtins.getattr, HistoryBuffer,
-        # the same functions as pickled by numpy 1 (older checkpoints' metadata)
-        (reconstruct, 'numpy.core.multiarray._reconstruct'),
-        (scalar, 'numpy.core.multiarray.scalar'),
-    ])
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file that cannot be used: truncated, not a checkpoint, unsafe, or not
-    fitting the model."""
-
-
 def read_checkpoint(path: str, unsafe: bool = False) -> dict:
     """Load a checkpoint file on the CPU, weights-only, with errors that name the file.
 
     Weights-only loading never runs code from the file: the unpickler builds tensors,
-    containers, numbers and strings, plus the allowlisted types of
-    :func:`allow_mmengine_checkpoints`, and refuses anything else. ``unsafe=True`` (the
-    converter's ``--unsafe-load``) unpickles fully, for a trusted old file only.
+    containers, numbers and strings, plus mmengine's data types in the restricted forms of
+    :mod:`litehrnet_mmpose.engine.checkpoint_rules`, and refuses anything else. ``unsafe=True``
+    (the converter's ``--unsafe-load``) unpickles fully, for a trusted old file only.
     """
     if not osp.isfile(path):
         raise FileNotFoundError(f'checkpoint: no such file {path!r}')
-    try:
-        ckpt = torch.load(path, map_location='cpu', weights_only=not unsafe)
-    except pickle.UnpicklingError as e:
-        # "Unsupported global" is a real pickle naming something outside the allowlist;
-        # anything else (e.g. "Unsupported operand") means these bytes are no pickle at all
-        reason = next((line.strip() for line in str(e).splitlines() if 'GLOBAL' in line), None)
-        if reason is None:
-            raise CheckpointError(f'{path}: not a PyTorch checkpoint ({e})') from e
-        raise CheckpointError(
-            f'{path}: cannot be loaded weights-only, which never runs code from the file '
-            f'({reason}). If you trust this file, rewrite it once as plain tensors with '
-            'tools/convert_checkpoint.py --unsafe-load') from e
-    except Exception as e:  # torch raises RuntimeError, EOFError, KeyError, ... here
-        raise CheckpointError(f'{path}: not a readable PyTorch checkpoint (truncated, or '
-                              f'another kind of file): {type(e).__name__}: {e}') from e
+    if unsafe:
+        try:
+            ckpt = torch.load(path, map_location='cpu', weights_only=False)
+        except Exception as e:
+            raise CheckpointError(f'{path}: not a readable PyTorch checkpoint: '
+                                  f'{type(e).__name__}: {e}') from e
+    else:
+        ckpt = safe_load(path, map_location='cpu')
     if not isinstance(ckpt, dict):
         raise CheckpointError(f'{path}: expected a checkpoint dict, got '
                               f'{type(ckpt).__name__}')
@@ -101,6 +67,8 @@ def find_resume_checkpoint(work_dir: str) -> Optional[Tuple[str, dict]]:
     for path in dict.fromkeys(c for c in candidates if c):
         try:
             return path, read_checkpoint(path)
+        except UnsafeCheckpointError:
+            raise  # a refused file is an alarm, not a crash leftover to pass over
         except (FileNotFoundError, CheckpointError) as e:
             print_log(f'not resuming from {path}: {e}', logger='current',
                       level=logging.WARNING)
