@@ -9,7 +9,9 @@ Design: for each of MMSegmentation's ``MODELS`` and ``HOOKS`` we add a child reg
 scope ``litehrnet_mmpose`` holding the same classes as our MMPose-side registries
 (:mod:`litehrnet_mmpose.registry`; copied when this module is imported). Nothing is
 registered in mmseg's own registries, so mmseg's entries (and MMPose's ``LiteHRNet``) stay
-untouched, and a config names our backbone the same way for pose and segmentation.
+untouched, and a config names our backbone the same way for pose and segmentation. A third
+child, of mmseg's ``DATASETS``, holds :class:`CityscapesDataset` (mmseg's, with missing
+data reported by name).
 
 Why it resolves whichever package was imported first: under ``default_scope='mmseg'``,
 mmengine builds from mmseg's registry, and ``Registry.get('litehrnet_mmpose.X')`` first
@@ -25,7 +27,10 @@ unprefixed fallbacks differ (MMPose's vs mmseg's), hence never set ``default_sco
 (A distinct scope such as ``litehrnet_mmseg`` would avoid even that, at the cost of a
 different type name per task.)
 """
+from mmengine.fileio import exists, isdir
 from mmengine.registry import Registry
+from mmseg.datasets import CityscapesDataset as MMSegCityscapesDataset
+from mmseg.registry import DATASETS as MMSEG_DATASETS
 from mmseg.registry import HOOKS as MMSEG_HOOKS
 from mmseg.registry import MODELS as MMSEG_MODELS
 
@@ -43,3 +48,24 @@ def _mirror(source: Registry, parent: Registry) -> Registry:
 
 MODELS = _mirror(pose_registry.MODELS, MMSEG_MODELS)
 HOOKS = _mirror(pose_registry.HOOKS, MMSEG_HOOKS)
+
+DATASETS = Registry('dataset', parent=MMSEG_DATASETS, scope=pose_registry.SCOPE)
+
+
+@DATASETS.register_module()
+class CityscapesDataset(MMSegCityscapesDataset):
+    """mmseg's ``CityscapesDataset``, stopping with a FileNotFoundError that names the field,
+    the path and the override when its image or label folder (or ``ann_file``) is missing
+    (mmseg's own fails in a directory listing, naming neither)."""
+
+    def _join_prefix(self) -> None:
+        super()._join_prefix()
+        checks = [(f'data_prefix.{k}', v, isdir) for k, v in self.data_prefix.items()]
+        for field, path, found in checks + [('ann_file', self.ann_file, exists)]:
+            if path and not found(path):
+                opts = ' '.join(f'{k}_dataloader.dataset.data_root=DIR/'
+                                for k in ('train', 'val', 'test'))
+                raise FileNotFoundError(
+                    f'{type(self).__name__}.{field}: {path!r} does not exist (data_root='
+                    f'{self.data_root!r}); point the dataloaders at your data, e.g. '
+                    f'--cfg-options {opts} (data_prefix is relative to it)')

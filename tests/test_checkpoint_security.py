@@ -399,13 +399,16 @@ def test_test_and_demo_tools_refuse_it(tmp_path: Path, marker: Path,
     refused(lambda: run_tool(monkeypatch, tool, *args), "getattr(builtins.getattr")
 
 
-def test_runner_resume_refuses_it_before_training(tmp_path: Path, marker: Path) -> None:
-    """mmengine's Runner as MMPose's own tools/train.py drives it: our config, --resume."""
+@pytest.mark.parametrize('resume', [True, False])
+def test_runner_resume_and_load_from_refuse_it_before_training(tmp_path: Path, marker: Path,
+                                                               resume: bool) -> None:
+    """mmengine's Runner as MMPose's own tools drive it with our config: train.py --resume
+    (``resume=True``), test.py CHECKPOINT and ``load_from`` (``resume=False``)."""
     from mmengine.config import Config
     from mmengine.runner import Runner
     path = exploit(tmp_path, marker)
     cfg = Config.fromfile(QUICKSTART)
-    cfg.work_dir, cfg.resume, cfg.load_from = str(tmp_path / 'w'), True, path
+    cfg.work_dir, cfg.resume, cfg.load_from = str(tmp_path / 'w'), resume, path
     runner = Runner.from_cfg(cfg)
     refused(runner.load_or_resume, "getattr(builtins.getattr, '__self__')")
     assert runner.iter == 0

@@ -1,4 +1,9 @@
-"""Every config under configs/ builds its model and runs a forward pass at its input size."""
+"""Every config under configs/ builds its model and runs a forward pass at its input size;
+the configs README's commands for the bundled samples run as written."""
+import os
+import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -36,3 +41,26 @@ def test_config_builds_and_runs_forward(config: str) -> None:
     hw, hh = codec.heatmap_size
     assert tuple(heatmaps.shape) == (1, cfg.model.head.out_channels, hh, hw)
     assert cfg.model.head.in_channels == model.backbone.out_channels[0]
+
+
+README = ROOT / 'configs/top_down/lite_hrnet/README.md'
+SAMPLE_BLOCKS = [b for b in re.findall(r'```shell\n(.*?)```', README.read_text(), re.S)
+                 if 'samples/' in b]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('block,metric', list(zip(SAMPLE_BLOCKS, [r'coco/AP: \d', r'PCK: \d'])),
+                         ids=['coco', 'mpii'])
+def test_readme_sample_commands_run_as_written(block: str, metric: str,
+                                               tmp_path: Path) -> None:
+    """Each block, with work_dirs/ moved to a temporary directory and ``python`` being this
+    interpreter: trains an epoch, then tests its checkpoint."""
+    assert len(SAMPLE_BLOCKS) == 2
+    env = {**os.environ, 'PATH': f'{Path(sys.executable).parent}:{os.environ["PATH"]}'}
+    proc = subprocess.run(['bash', '-euo', 'pipefail', '-c',
+                           block.replace('work_dirs/', f'{tmp_path}/')], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=1200)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-4000:]
+    assert re.search(r'Epoch\(train\)\s+\[1\]', log), log[-3000:]
+    assert re.search(r'Epoch\(test\).*' + metric, log), log[-3000:]

@@ -141,3 +141,59 @@ def test_resume_skips_a_truncated_checkpoint_named_by_last_checkpoint(tmp_path: 
     (tmp_path / 'last_checkpoint').write_text(str(bad))
     path, ckpt = find_resume_checkpoint(str(tmp_path))
     assert path == str(good) and ckpt['meta']['seed'] == 3
+
+
+# The shipped configs as they are: no ``randomness`` key, so the resumed run's seed comes
+# from the checkpoint (tests above pass randomness.seed=7 and never take that path).
+
+
+def seed_of(path: Path) -> int:
+    return load(path)['meta']['seed']
+
+
+@pytest.mark.slow
+def test_resume_a_shipped_coco_config_without_a_seed(tmp_path: Path) -> None:
+    from mmengine.config import Config
+    assert 'randomness' not in Config.fromfile(ROOT / CONFIG)
+    cmd = [sys.executable, 'tools/train.py', CONFIG, '--work-dir', str(tmp_path)]
+    run([*cmd, '--cfg-options', *SAMPLE_OPTIONS])
+    resumed = run([*cmd, '--resume', '--cfg-options', *SAMPLE_OPTIONS,
+                   'train_cfg.max_epochs=2'])
+    assert f'resuming from {tmp_path / "epoch_1.pth"}' in resumed
+    assert re.search(r'Epoch\(train\)\s+\[2\]\[2/2\]', resumed), resumed[-3000:]
+    assert seed_of(tmp_path / 'epoch_2.pth') == seed_of(tmp_path / 'epoch_1.pth')
+
+
+def segmentation_sample_options(data: Path) -> List[str]:
+    """--cfg-options running the shipped Cityscapes config on test_segmentation's tiny data:
+    resize scales and crop shrunk 16x (64x128 crops), one image per batch."""
+    loaders = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    options = [f'{k}.{key}={value}' for k in loaders for key, value in (
+        ('dataset.data_root', data), ('batch_size', 1), ('num_workers', 0),
+        ('persistent_workers', False))]
+    return options + [
+        'train_dataloader.dataset.pipeline.2.scale=(128,64)',
+        'train_dataloader.dataset.pipeline.3.crop_size=(64,128)',
+        'val_dataloader.dataset.pipeline.1.scale=(128,64)',
+        'test_dataloader.dataset.pipeline.1.scale=(128,64)',
+        'model.data_preprocessor.size=(64,128)', 'env_cfg.cudnn_benchmark=False',
+        'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2',
+        'default_hooks.logger.interval=1']
+
+
+@pytest.mark.slow
+def test_resume_the_shipped_segmentation_config(tmp_path: Path) -> None:
+    """The segmentation README's --resume on the shipped config (iteration-based)."""
+    from mmengine.config import Config
+    from test_segmentation import CONFIGS, write_tiny_cityscapes
+    config = CONFIGS[0]
+    assert 'randomness' not in Config.fromfile(config)
+    write_tiny_cityscapes(tmp_path / 'cityscapes')
+    options = segmentation_sample_options(tmp_path / 'cityscapes')
+    cmd = [sys.executable, 'tools/train.py', str(config), '--work-dir', str(tmp_path / 'work')]
+    run([*cmd, '--cfg-options', *options, 'train_cfg.max_iters=2'])
+    resumed = run([*cmd, '--resume', '--cfg-options', *options, 'train_cfg.max_iters=4'])
+    assert f'resuming from {tmp_path / "work" / "iter_2.pth"}' in resumed
+    assert re.search(r'Iter\(train\)\s+\[4/4\].*loss', resumed), resumed[-3000:]
+    assert re.search(r'Iter\(val\) \[2/2\].*mIoU: \d+\.\d+', resumed), resumed[-3000:]
+    assert seed_of(tmp_path / 'work' / 'iter_4.pth') == seed_of(tmp_path / 'work' / 'iter_2.pth')

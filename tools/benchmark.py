@@ -71,7 +71,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'), default=None,
                    help='input size (default 256 192; --quick: 128 96)')
     p.add_argument('--quick', action='store_true',
-                   help='few iterations, small batches and input (for the test suite)')
+                   help='few iterations, small batches and input: a smoke run (the test '
+                   'suite\'s), whose ratios are labelled as not a measurement')
     p.add_argument('--threads', type=int, help='torch CPU threads (default: torch default)')
     p.add_argument('--repeats', type=int, help='timed repeats per row (default 15; quick 2)')
     p.add_argument('--throughput-batch', type=int, help='default 32 (quick 2)')
@@ -432,9 +433,20 @@ def _fmt(row: Row) -> Tuple[str, str]:
     return med, f'[{row["iqr"] * 1e3:.2f}]'
 
 
-def format_table(results: Dict[str, dict]) -> str:
-    """Markdown table of every config's rows."""
-    lines = ['| config | row | variant | median | IQR | ratio vs mmpose |',
+def smoke_note(args: argparse.Namespace) -> Optional[str]:
+    """Why this run's ratios are no measurement (``--quick`` or under 5 repeats), or None."""
+    if not args.quick and args.repeats >= 5:
+        return None
+    why = '--quick' if args.quick else f'--repeats {args.repeats}'
+    return (f'SMOKE RUN ({why}: {args.repeats} repeat(s), {args.shape[0]}x{args.shape[1]} '
+            'input, small batches): it checks that every row runs; its ratios vary from run '
+            'to run and are not a measurement. Measure without --quick (15 repeats).')
+
+
+def format_table(results: Dict[str, dict], smoke: bool = False) -> str:
+    """Markdown table of every config's rows (``smoke``: ratios labelled as a smoke run)."""
+    ratio = 'ratio vs mmpose (smoke run, not a measurement)' if smoke else 'ratio vs mmpose'
+    lines = [f'| config | row | variant | median | IQR | {ratio} |',
              '|---|---|---|---|---|---|']
     for config, res in results.items():
         for row in res['rows']:
@@ -479,7 +491,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         if torch.cuda.is_available():
             rows += accelerator_rows(variants, args, torch.device('cuda'))
         results[config] = dict(checks=checks, rows=rows)
-    table = format_table(results)
+    note = smoke_note(args)
+    meta['smoke_run'] = note is not None
+    table = format_table(results, smoke=note is not None)
+    if note:
+        table += '\n\n' + note
     print(table)
     if args.out_table:
         with open(args.out_table, 'w') as f:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Distributed testing with torchrun (DDP), one process per GPU:
-#   tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args...]
-# Several machines: set NNODES, NODE_RANK, MASTER_ADDR and PORT on each.
+#   [PYTHON=/path/to/python] tools/dist_test.sh CONFIG CHECKPOINT GPUS [test.py args...]
+# Several machines: set NNODES, NODE_RANK, MASTER_ADDR and PORT on each. The Python used is
+# $PYTHON, else the activated one, else .venv (see tools/torchrun.sh).
 set -euo pipefail
 CONFIG=$1
 CHECKPOINT=$2

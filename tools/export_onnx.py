@@ -1,7 +1,7 @@
 """Export a pose model (backbone + head, tensor mode, no data preprocessor) to ONNX, check
 ONNX Runtime against PyTorch and time both on the CPU.
 
-    python tools/export_onnx.py CONFIG [CHECKPOINT] --shape H W [--batch N] [--dynamic-batch]
+    python tools/export_onnx.py CONFIG [CHECKPOINT] [--shape H W] [--batch N] [--dynamic-batch]
         [--out model.onnx] [--deploy] [--opset 17] [--repeats 20] [--threads T]
 
 The input is the normalised image batch (N, 3, H, W); the output the heatmaps. ``--deploy``
@@ -21,8 +21,8 @@ from litehrnet_mmpose.deploy import (TensorMode, export_onnx, ort_run, ort_sessi
                                      switch_to_deploy, time_calls)
 
 
-def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
-    """Command-line arguments."""
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
     parser = argparse.ArgumentParser(description='Export a pose model to ONNX and check it')
     parser.add_argument('config', help='config file path')
     parser.add_argument('checkpoint', nargs='?', help='MMPose 1.x checkpoint (optional)')
@@ -30,7 +30,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='input H W, or S for S x S (default: the config codec size)')
     parser.add_argument('--batch', type=int, default=1, help='batch size of the example')
     parser.add_argument('--dynamic-batch', action='store_true', help='symbolic batch axis')
-    parser.add_argument('--out', default='model.onnx', help='output .onnx path')
+    parser.add_argument('--out', default='model.onnx',
+                        help='output .onnx path (default: model.onnx in the current directory)')
     parser.add_argument('--deploy', action='store_true', help='export the deploy-mode model')
     parser.add_argument('--opset', type=int, default=17, help='ONNX opset (>= 17)')
     parser.add_argument('--atol', type=float, default=1e-4,
@@ -38,7 +39,17 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--repeats', type=int, default=20, help='timed runs (0: no timing)')
     parser.add_argument('--threads', type=int, help='CPU threads for both runtimes')
     parser.add_argument('--json', help='also write the results to this JSON file')
+    return parser
+
+
+def parse_args(argv: Optional[List[str]] = None,
+               parser: Optional[argparse.ArgumentParser] = None) -> argparse.Namespace:
+    """Command-line arguments, range-checked (argparse errors, exit status 2)."""
+    parser = parser or build_parser()
     args = parser.parse_args(argv)
+    if args.opset < 17:
+        parser.error(f'--opset: expected >= 17 (the opset of the exporter\'s adaptive pooling '
+                     f'and layer ops), got {args.opset}')
     if args.batch < 1:
         parser.error(f'--batch: expected a positive int, got {args.batch}')
     if args.repeats < 0:
@@ -50,14 +61,24 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[List[str]] = None) -> int:
     """Export, compare and time; returns the exit status."""
-    args = parse_args(argv)
+    parser = build_parser()
+    args = parse_args(argv, parser)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     # Untrained weights drive activations into denormal floats, which are ~100x slower on
     # x86 and would make the timings meaningless; ONNX Runtime flushes them too.
     torch.set_flush_denormal(True)
     model = build_pose_model(args.config, args.checkpoint)
-    h, w = resolve_input_hw(args.shape, model.cfg)
+    try:
+        h, w = resolve_input_hw(args.shape, model.cfg)
+    except ValueError as e:
+        parser.error(str(e))
+    # The backbone's own check is skipped while tracing, where a wrong size fails deep in
+    # the exporter instead: check it here.
+    divisor = getattr(model.backbone, 'size_divisor', None)
+    if divisor and (h % divisor or w % divisor):
+        parser.error(f'--shape: {h} {w} (H W): the backbone ({type(model.backbone).__name__}) '
+                     f'needs a height and width divisible by {divisor}')
     if args.deploy:
         switch_to_deploy(model)
     module = TensorMode(model).eval()

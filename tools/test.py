@@ -19,7 +19,7 @@ def main() -> None:
                         'official ones with tools/convert_checkpoint.py)')
     parser.add_argument('--dump', help='also dump the raw predictions to this .pkl file')
     args = parser.parse_args()
-    cfg = load_config(args)
+    cfg = load_config(args, ('test_dataloader', ))
     read_checkpoint(args.checkpoint)  # a truncated or unsafe file stops here, named
     cfg.load_from = args.checkpoint
     if args.dump:

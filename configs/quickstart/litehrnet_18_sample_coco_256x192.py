@@ -1,5 +1,5 @@
 # Quickstart: the COCO Lite-HRNet-18 256x192 config, retargeted at the 4 bundled COCO images
-# (14 people) and sized for a 2-core CPU. It trains from scratch on those people and
+# (12 people with keypoints) and sized for a 2-core CPU. It trains from scratch on them and
 # evaluates on the same people with ground-truth boxes: the AP it reports shows the pipeline
 # learns (before vs after), it is not a benchmark of the model.
 _base_ = ['../top_down/lite_hrnet/coco/litehrnet_18_coco_256x192.py']
@@ -16,7 +16,7 @@ param_scheduler = [
          eta_min=1e-4),
 ]
 
-# Fitting 14 people: flips only, no half-body / scale / rotation augmentation.
+# Fitting 12 people: flips only, no half-body / scale / rotation augmentation.
 train_pipeline = [
     dict(type='litehrnet_mmpose.LoadImage'),
     dict(type='GetBBoxCenterScale'),

@@ -4,27 +4,34 @@ import argparse
 import glob
 import os
 import os.path as osp
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
 from .checkpoint import find_resume_checkpoint, read_checkpoint
-from .config_check import check_config
+from .config_check import check_config, check_evaluation
 from ..engine.fileio import PARTIAL_SUFFIX
 
 
-def add_common_args(parser: argparse.ArgumentParser) -> None:
-    """Add the arguments both tools take."""
+def add_common_args(parser: argparse.ArgumentParser, show_dir: bool = True) -> None:
+    """Add the arguments both tools take (``show_dir``: also ``--show-dir`` and
+    ``--interval``, which draw test predictions: ``tools/test.py`` only)."""
     parser.add_argument('config', help='config file path')
     parser.add_argument('--work-dir', help='directory for logs, checkpoints and outputs')
-    parser.add_argument('--show-dir', help='save drawn predictions under work_dir/SHOW_DIR')
-    parser.add_argument('--interval', type=int, default=1, help='draw every N-th sample')
+    if show_dir:
+        parser.add_argument(
+            '--show-dir', help='draw the predictions into WORK_DIR/SHOW_DIR (SHOW_DIR itself '
+            'when absolute): pose images as SHOW_DIR/IMAGE_N.jpg, segmentation ones in '
+            'SHOW_DIR/vis_data/vis_image/')
+        parser.add_argument('--interval', type=int, default=1,
+                            help='with --show-dir: draw every N-th sample')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config keys, e.g. train_dataloader.batch_size=16 '
-        'data_root=/data/coco/')
+        'train_dataloader.dataset.data_root=/data/coco/ (the top-level data_root has no '
+        'effect: each dataloader has its own)')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher (torchrun sets "pytorch")')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
@@ -45,15 +52,27 @@ def _setup_cpu_distributed(cfg: Config) -> None:
                    dict(type='litehrnet_mmpose.CPUDistributedDataParallel'))
 
 
-def load_config(args: argparse.Namespace) -> Config:
-    """Read the config and apply the common arguments to it."""
+def load_config(args: argparse.Namespace,
+                evaluated: Sequence[str] = ('val_dataloader', )) -> Config:
+    """Read the config and apply the common arguments to it; ``evaluated``: the dataloaders
+    the tool will evaluate on (checked against their evaluators, see
+    :func:`check_evaluation`)."""
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'config: no such file {args.config!r}')
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
+        if 'data_root' in args.cfg_options:
+            raise ValueError(
+                f'--cfg-options data_root={args.cfg_options["data_root"]!r}: the top-level '
+                'data_root is resolved into every dataloader when the config is read, so '
+                'overriding it changes nothing; set the dataloaders\' own, e.g. '
+                'train_dataloader.dataset.data_root=DIR/ val_dataloader.dataset.data_root=DIR/ '
+                '(test_dataloader.dataset.data_root=DIR/ for tools/test.py; the bbox, head-box '
+                'and evaluator files have their own keys: configs/top_down/lite_hrnet/README.md)')
         cfg.merge_from_dict(args.cfg_options)
     check_config(cfg)
+    check_evaluation(cfg, evaluated)
     cfg.launcher = args.launcher
     if args.launcher != 'none' and not torch.cuda.is_available():
         _setup_cpu_distributed(cfg)
@@ -61,17 +80,29 @@ def load_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('work_dirs', osp.splitext(osp.basename(args.config))[0])
-    if args.show_dir is not None:
-        vis = cfg.default_hooks.get('visualization')
-        if vis is None:
-            raise ValueError(f'--show-dir: config {args.config!r} has no '
-                             'default_hooks.visualization to draw with')
-        if vis.get('type') == 'SegVisualizationHook':  # mmseg draws into the visualizer's dir
-            vis.update(draw=True, interval=args.interval)
-            cfg.visualizer['save_dir'] = args.show_dir
-        else:
-            vis.update(enable=True, out_dir=args.show_dir, interval=args.interval)
+    if getattr(args, 'show_dir', None) is not None:
+        _apply_show_dir(cfg, args.show_dir, args.interval, args.config)
     return cfg
+
+
+def _apply_show_dir(cfg: Config, show_dir: str, interval: int, config: str) -> None:
+    """Draw test predictions into ``work_dir/show_dir`` for pose and segmentation alike.
+
+    MMPose's hook writes into ``work_dir/<timestamp>/out_dir`` and mmseg's into the
+    visualizer's ``save_dir`` (the current directory for a relative one); an absolute
+    path is used as is by both."""
+    vis = cfg.default_hooks.get('visualization')
+    if vis is None:
+        raise ValueError(f'--show-dir: config {config!r} has no default_hooks.visualization '
+                         'to draw with')
+    if interval < 1:
+        raise ValueError(f'--interval: expected a positive int, got {interval}')
+    path = osp.join(osp.abspath(cfg.work_dir), show_dir)  # show_dir itself when absolute
+    if vis.get('type') == 'SegVisualizationHook':  # mmseg draws into the visualizer's dir
+        vis.update(draw=True, interval=interval)
+        cfg.visualizer['save_dir'] = path
+    else:
+        vis.update(enable=True, out_dir=path, interval=interval)
 
 
 def apply_resume(cfg: Config, resume: Optional[str]) -> None:
@@ -99,7 +130,10 @@ def apply_resume(cfg: Config, resume: Optional[str]) -> None:
         path, ckpt = resume, read_checkpoint(resume)
     print_log(f'--resume: resuming from {path}', logger='current')
     cfg.resume, cfg.load_from = True, path
-    randomness = cfg.setdefault('randomness', {})
-    seed = ckpt.get('meta', {}).get('seed')
+    # Assigned back as a whole: ``Config.setdefault`` hands out a copy, so writing into it
+    # would leave an empty ``randomness`` (and Runner.set_randomness without its seed).
+    randomness = dict(cfg.get('randomness') or {})
+    seed = (ckpt.get('meta') or {}).get('seed')
     if randomness.get('seed') is None and seed is not None:
         randomness['seed'] = seed
+        cfg.randomness = randomness

@@ -6,7 +6,7 @@ an input size the backbone cannot halve five times fails in the first forward pa
 the datasets are loaded, and a head whose ``in_channels`` do not match the backbone (the
 official naive configs ship that bug) fails inside a convolution with a shape message.
 """
-from typing import Any, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Iterator, List, Optional, Sequence, Tuple, Union
 
 from mmengine.config import Config
 from mmengine.registry import MODELS, DefaultScope
@@ -97,3 +97,45 @@ def check_config(cfg: Config) -> None:
     if backbone is not None:
         _check_input_sizes(cfg, backbone.size_divisor, source)
         _check_head_channels(cfg, backbone, source)
+
+
+def _as_list(value: Any) -> list:
+    return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+# MMPose's PCK metrics and their default norm_item; 'head' needs the dataset's head sizes.
+_PCK_DEFAULT_NORM = {'MpiiPCKAccuracy': 'head', 'PCKAccuracy': 'bbox',
+                     'JhmdbPCKAccuracy': 'bbox'}
+
+
+def _needs_head_size(evaluator: Any) -> bool:
+    if not isinstance(evaluator, dict):
+        return False
+    default = _PCK_DEFAULT_NORM.get(str(evaluator.get('type', '')).split('.')[-1])
+    return default is not None and 'head' in _as_list(evaluator.get('norm_item', default))
+
+
+def check_evaluation(cfg: Config,
+                     loaders: Union[str, Sequence[str]] = ('val_dataloader', )) -> None:
+    """Check that each of ``loaders`` (``'val_dataloader'`` / ``'test_dataloader'``) gives
+    its evaluator what it needs, before training starts: an MPII dataset without
+    ``headbox_file`` has no head sizes, and a PCK normalised by them (``MpiiPCKAccuracy``)
+    would otherwise fail at the first validation, after a whole training epoch."""
+    source = cfg.filename or 'config'
+    for loader in _as_list(loaders):
+        evaluator_key = loader.replace('dataloader', 'evaluator')
+        dataset = (cfg.get(loader) or {}).get('dataset') or {}
+        evaluators = _as_list(cfg.get(evaluator_key) or [])
+        if not str(dataset.get('type', '')).endswith('MpiiDataset') or dataset.get(
+                'headbox_file'):
+            continue
+        for i, evaluator in enumerate(evaluators):
+            if _needs_head_size(evaluator):
+                name = evaluator_key if len(evaluators) == 1 else f'{evaluator_key}[{i}]'
+                raise ValueError(
+                    f'{source}: {name}.type={evaluator["type"]!r} normalises PCK by the head '
+                    f'size, but {loader}.dataset.headbox_file='
+                    f'{dataset.get("headbox_file")!r} gives the MPII dataset none (evaluation '
+                    f'would fail after training); set {loader}.dataset.headbox_file to '
+                    "MPII's annotations/mpii_gt_val.mat, or normalise by the person box: "
+                    f'--cfg-options {name}.type=PCKAccuracy {name}.norm_item=bbox')

@@ -9,7 +9,7 @@ from typing import Optional, Union
 import torch.nn as nn
 from mmengine.config import Config
 
-from ..models.litehrnet import ARCH_SETTINGS
+from ..models.litehrnet import ARCH_SETTINGS, resolve_arch
 from .checkpoint import load_strict, read_checkpoint, state_dict_of
 from .config_check import check_config
 
@@ -23,10 +23,8 @@ def reference_backbone_cfg(backbone: dict) -> dict:
         raise TypeError(f'backbone: expected a config dict, got {type(backbone).__name__}')
     extra = backbone.get('extra')
     if extra is None:
-        arch = backbone.get('arch') or '18'
-        if arch not in ARCH_SETTINGS:
-            raise ValueError(f'backbone.arch: unknown arch {arch!r}; expected one of '
-                             f'{sorted(ARCH_SETTINGS)}')
+        arch = backbone.get('arch')
+        arch = resolve_arch('18' if arch is None else arch, ARCH_SETTINGS, 'backbone.arch')
         extra = ARCH_SETTINGS[arch]
     ref = dict(type='LiteHRNet', extra=copy.deepcopy(extra))
     for key in ('in_channels', 'norm_eval', 'with_cp', 'frozen_stages'):
@@ -57,6 +55,13 @@ def build_pose_model(config: Union[str, Config],
     else:
         raise TypeError(f'config: expected a path or mmengine Config, got '
                         f'{type(config).__name__}')
+    scope = config.get('default_scope', 'mmpose')
+    if scope != 'mmpose':
+        raise ValueError(
+            f'config {config.filename or ""!r}: default_scope={scope!r}, not an MMPose '
+            "config: this builds top-down pose models (tools/demo.py, export_onnx.py, "
+            "benchmark.py); a segmentation config trains and tests with tools/train.py / "
+            'tools/test.py, and infers with mmseg.apis.init_model / inference_model')
     check_config(config)
     if reference:
         import mmpose.models  # noqa: F401  (registers MMPose's LiteHRNet)

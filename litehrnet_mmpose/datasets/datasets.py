@@ -17,6 +17,30 @@ from mmpose.datasets import MpiiDataset as MMPoseMpiiDataset
 from ..registry import DATASETS
 
 
+def data_hint(field: str, test_mode: bool) -> str:
+    """How to point the right dataloader's ``field`` at the data, as ``--cfg-options``.
+
+    A dataset does not know which dataloader holds it; ``test_mode`` tells training data
+    from the val / test loaders' (the configs set ``test_dataloader = val_dataloader``, so
+    both need the override for ``tools/test.py``)."""
+    loaders = ('val_dataloader', 'test_dataloader') if test_mode else ('train_dataloader', )
+    if field == 'bbox_file':
+        opts = ' '.join(f'{k}.dataset.bbox_file=FILE' for k in loaders)
+        return (f'point it at your person detections, e.g. --cfg-options {opts} (not '
+                'relative to data_root), or set them to None to use the ground-truth boxes')
+    if field == 'headbox_file':
+        opts = ' '.join(f'{k}.dataset.headbox_file=FILE' for k in loaders)
+        evals = ' '.join(f'{k.replace("dataloader", "evaluator")}.{key}={value}'
+                         for k in loaders for key, value in (('type', 'PCKAccuracy'),
+                                                             ('norm_item', 'bbox')))
+        return (f"point it at MPII's head boxes (mpii_gt_val.mat), e.g. --cfg-options {opts}; "
+                'without them set it to None and normalise PCK by the person box instead: '
+                f'{evals}')
+    opts = ' '.join(f'{k}.dataset.data_root=DIR/' for k in loaders)
+    return (f'point the dataloader at your data, e.g. --cfg-options {opts} (ann_file and '
+            'data_prefix are relative to it)')
+
+
 class CheckedDatasetMixin:
     """Path, keypoint-count and emptiness checks shared by the datasets below."""
 
@@ -36,8 +60,7 @@ class CheckedDatasetMixin:
             if path and not found(path):
                 raise FileNotFoundError(
                     f'{name}.{field}: {path!r} does not exist (data_root={self.data_root!r}); '
-                    'point the dataloader at your data, e.g. --cfg-options '
-                    'train_dataloader.dataset.data_root=/data/coco/')
+                    + data_hint(field, bool(getattr(self, 'test_mode', False))))
 
     def _bad_keypoints(self, where: str, field: str, got: int, per_point: int) -> ValueError:
         k = self.metainfo['num_keypoints']

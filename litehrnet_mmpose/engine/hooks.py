@@ -19,7 +19,9 @@ class ValidateBeforeTrainHook(Hook):
 
     The log then shows the untrained model's metrics ("Epoch(val) [0]") and, at the end of
     training, one line comparing them with the last validation's, which is what makes a
-    short training run's effect visible. Skipped when resuming.
+    short training run's effect visible. A resumed run has no "before" (the validation is
+    skipped) and a run may end without a validation after training started: the line then
+    reports the one validation there was, never a result compared with itself.
     """
 
     def __init__(self, keys: Optional[Sequence[str]] = None) -> None:
@@ -27,24 +29,39 @@ class ValidateBeforeTrainHook(Hook):
         self.keys = None if keys is None else list(keys)
         self.before: Optional[Dict[str, float]] = None
         self.last: Optional[Dict[str, float]] = None
+        self._validating_before = False
 
     def before_train(self, runner: Runner) -> None:
         if runner.val_loop is not None and runner.iter == 0:
-            runner.val_loop.run()
+            self._validating_before = True
+            try:
+                runner.val_loop.run()
+            finally:
+                self._validating_before = False
 
     def after_val_epoch(self, runner: Runner, metrics: Optional[Dict[str, float]] = None) -> None:
         if metrics:
-            if self.before is None:
+            if self._validating_before:
                 self.before = dict(metrics)
-            self.last = dict(metrics)
+            else:
+                self.last = dict(metrics)
+
+    def _format(self, metrics: Dict[str, float]) -> str:
+        keys = self.keys if self.keys is not None else list(metrics)
+        return ', '.join(f'{k}: {metrics[k]:.4f}' for k in keys if k in metrics)
 
     def after_train(self, runner: Runner) -> None:
-        if self.before is None or self.last is None:
-            return
-        keys = self.keys if self.keys is not None else list(self.last)
-        parts = [f'{k}: {self.before[k]:.4f} -> {self.last[k]:.4f}' for k in keys
-                 if k in self.before and k in self.last]
-        runner.logger.info('validation before -> after training: ' + ', '.join(parts))
+        if self.before is not None and self.last is not None:
+            keys = self.keys if self.keys is not None else list(self.last)
+            parts = [f'{k}: {self.before[k]:.4f} -> {self.last[k]:.4f}' for k in keys
+                     if k in self.before and k in self.last]
+            runner.logger.info('validation before -> after training: ' + ', '.join(parts))
+        elif self.last is not None:
+            runner.logger.info('validation after training: ' + self._format(self.last) +
+                               ' (no validation before training in this run: resumed)')
+        elif self.before is not None:
+            runner.logger.info('validation before training: ' + self._format(self.before) +
+                               ' (no validation ran after training started)')
 
 
 @HOOKS.register_module()

@@ -73,6 +73,19 @@ _SPEC_KEYS = ('num_modules', 'num_branches', 'num_blocks', 'module_type', 'with_
               'reduce_ratios', 'num_channels')
 
 
+def resolve_arch(arch: Any, choices: Sequence[str], field: str) -> str:
+    """The preset name ``arch`` means: a name in ``choices``, or an int naming one (mmengine's
+    ``--cfg-options model.backbone.arch=30`` yields the int 30, the shell having stripped
+    any quotes). Raises ValueError naming ``field`` otherwise."""
+    if isinstance(arch, int) and not isinstance(arch, bool) and str(arch) in choices:
+        return str(arch)
+    if isinstance(arch, str) and arch in choices:
+        return arch
+    kind = f' ({type(arch).__name__})' if not isinstance(arch, str) else ''
+    raise ValueError(f'{field}: unknown arch {arch!r}{kind}; expected one of '
+                     f'{sorted(choices)} or an extra= dict')
+
+
 def _positive_int(value: Any, field: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f'{field}: expected a positive int, got {value!r}')
@@ -145,7 +158,8 @@ class LiteHRNet(BaseModule):
     of ``mmpose.models`` with it.)
 
     Args:
-        arch: Preset name (see ``arch_settings``); ignored when ``extra`` is given.
+        arch: Preset name (see ``arch_settings``; ``18`` as an int means ``'18'``); ignored
+            when ``extra`` is given.
         extra: Full architecture dict in MMPose's layout; overrides ``arch``.
         in_channels: Image channels.
         out_indices: Branches to return, 0 being the highest resolution. ``(0, )`` is the
@@ -162,7 +176,7 @@ class LiteHRNet(BaseModule):
     default_arch = '18'
 
     def __init__(self,
-                 arch: Optional[str] = None,
+                 arch: Optional[Union[str, int]] = None,
                  extra: Optional[dict] = None,
                  in_channels: int = 3,
                  out_indices: Sequence[int] = (0, ),
@@ -178,10 +192,8 @@ class LiteHRNet(BaseModule):
         super().__init__(init_cfg=init_cfg)
         name = type(self).__name__
         if extra is None:
-            arch = self.default_arch if arch is None else arch
-            if arch not in self.arch_settings:
-                raise ValueError(f'{name}.arch: unknown arch {arch!r}; expected one of '
-                                 f'{sorted(self.arch_settings)} or an extra= dict')
+            arch = resolve_arch(self.default_arch if arch is None else arch,
+                                self.arch_settings, f'{name}.arch')
             extra = self.arch_settings[arch]
         self.arch = arch
         self.extra = _validate_extra(extra, name)

@@ -1,5 +1,8 @@
-# COCO person keypoints, top-down, in the official layout under data/coco (override with
-# --cfg-options data_root=... or the dataloaders' data_root). Input size comes from `codec`.
+# COCO person keypoints, top-down, in the official layout under data/coco. `data_root` below
+# is resolved into each path when the config is read: to use other data, override each
+# dataloader's own (train_dataloader.dataset.data_root=..., and val_/test_, their bbox_file,
+# val_/test_evaluator.ann_file; configs/top_down/lite_hrnet/README.md lists them all).
+# Input size comes from `codec`.
 _base_ = ['../models/litehrnet_topdown.py', '../schedules/adam_210e.py',
           '../default_runtime.py']
 

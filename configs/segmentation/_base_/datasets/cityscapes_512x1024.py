@@ -4,7 +4,8 @@
 # data_root (leftImg8bit/{train,val}/CITY/*_leftImg8bit.png and
 # gtFine/{train,val}/CITY/*_gtFine_labelTrainIds.png, made by mmseg's
 # tools/dataset_converters/cityscapes.py).
-dataset_type = 'CityscapesDataset'
+# mmseg's CityscapesDataset, with missing folders reported by name (litehrnet_mmpose/seg.py)
+dataset_type = 'litehrnet_mmpose.CityscapesDataset'
 data_root = 'data/cityscapes/'
 crop_size = (512, 1024)
 train_pipeline = [
