@@ -64,3 +64,40 @@ def test_readme_sample_commands_run_as_written(block: str, metric: str,
     assert proc.returncode == 0, log[-4000:]
     assert re.search(r'Epoch\(train\)\s+\[1\]', log), log[-3000:]
     assert re.search(r'Epoch\(test\).*' + metric, log), log[-3000:]
+
+
+def _mmpose_zoo() -> dict:
+    """(arch, dataset, input size) -> Weights URL, from MMPose 1.3.2's own LiteHRNet
+    metafiles (installed with mmpose)."""
+    import mmpose
+    import yaml
+    zoo = {}
+    for path in (Path(mmpose.__file__).parent / '.mim/configs/body_2d_keypoint').rglob(
+            'litehrnet_*.yml'):
+        for model in yaml.safe_load(path.read_text())['Models']:
+            m = re.search(r'litehrnet-(\d+)_.*_(coco|mpii)-(\d+x\d+)', model['Name'])
+            zoo[m.groups()] = model['Weights']
+    return zoo
+
+
+@pytest.mark.parametrize('variant', ['lite_hrnet', 'naive_litehrnet'])
+def test_metafiles_list_the_published_checkpoints(variant: str) -> None:
+    """Every config's metafile entry links its official checkpoint (the README table's) and,
+    for Lite-HRNet, MMPose 1.x's own, which must be the one MMPose's metafile lists."""
+    import yaml
+    folder = ROOT / 'configs/top_down' / variant
+    models = yaml.safe_load((folder / 'metafile.yml').read_text())['Models']
+    configs = {str(p.relative_to(ROOT)) for p in folder.rglob('*.py')}
+    assert {m['Config'] for m in models} == configs
+    readme = (folder / 'README.md').read_text()
+    zoo = _mmpose_zoo()
+    for model in models:
+        assert model['Weights'].startswith('https://drive.google.com/')
+        assert f'[config]({Path(model["Config"]).relative_to(folder.relative_to(ROOT))}) | ' \
+               f'[GoogleDrive]({model["Weights"]})' in readme, model['Name']
+        m = re.fullmatch(r'litehrnet_(\d+)_(coco|mpii)_(\d+x\d+)', model['Name'])
+        if variant == 'lite_hrnet':
+            url = model['Metadata']['MMPose 1.x weights']
+            assert url == zoo[m.groups()] and url in readme, model['Name']
+        else:
+            assert 'MMPose 1.x weights' not in model['Metadata']
