@@ -209,32 +209,22 @@ def fake_runner(iteration: int, hook: ValidateBeforeTrainHook) -> SimpleNamespac
     return runner
 
 
-def test_summary_never_compares_a_result_with_itself() -> None:
-    # resumed: no validation before, one after
+@pytest.mark.parametrize('iteration, after, expected', [
+    (30, 0.9742, 'validation after training: coco/AP: 0.9742 (no validation before training '
+     'in this run: resumed)'),
+    (0, None, 'validation before training: coco/AP: 0.1000 (no validation ran after training '
+     'started)'),
+    (0, 0.9, 'validation before -> after training: coco/AP: 0.1000 -> 0.9000'),
+], ids=['resumed', 'no-validation-after', 'both'])
+def test_summary_never_compares_a_result_with_itself(iteration: int, after: Optional[float],
+                                                     expected: str) -> None:
     hook = ValidateBeforeTrainHook(keys=['coco/AP'])
-    runner = fake_runner(30, hook)
+    runner = fake_runner(iteration, hook)
     hook.before_train(runner)
-    hook.after_val_epoch(runner, {'coco/AP': 0.9742})
+    if after is not None:
+        hook.after_val_epoch(runner, {'coco/AP': after})
     hook.after_train(runner)
-    assert runner.logger.lines == [
-        'validation after training: coco/AP: 0.9742 (no validation before training in this '
-        'run: resumed)']
-    # no validation after the one before training
-    hook = ValidateBeforeTrainHook(keys=['coco/AP'])
-    runner = fake_runner(0, hook)
-    hook.before_train(runner)
-    hook.after_train(runner)
-    assert runner.logger.lines == [
-        'validation before training: coco/AP: 0.1000 (no validation ran after training '
-        'started)']
-    # both
-    hook = ValidateBeforeTrainHook(keys=['coco/AP'])
-    runner = fake_runner(0, hook)
-    hook.before_train(runner)
-    hook.after_val_epoch(runner, {'coco/AP': 0.9})
-    hook.after_train(runner)
-    assert runner.logger.lines == ['validation before -> after training: coco/AP: 0.1000 -> '
-                                   '0.9000']
+    assert runner.logger.lines == [expected]
 
 
 # --------------------------------------------------------------- 8. file-missing hints

@@ -82,7 +82,7 @@ class RefusedByRules(pickle.UnpicklingError):
 def _name(obj: object) -> str:
     """A short description of ``obj`` that calls none of its methods; a replacement is
     named as the file names it (``builtins.getattr``, not ours)."""
-    for replacement, name in safe_globals():
+    for replacement, name in SAFE_GLOBALS:
         if obj is replacement:
             return name
     if isinstance(obj, type) or callable(obj):
@@ -187,7 +187,7 @@ def empty_bytes(*args: Any) -> bytes:
     return b''
 
 
-def safe_globals() -> List[Tuple[Callable, str]]:
+def _safe_globals() -> List[Tuple[Callable, str]]:
     """The ``(replacement, 'module.name')`` pairs registered with torch."""
     dtype_classes = [type(np.dtype(c)) for c in np.typecodes['All']
                      if np.dtype(c).kind in DTYPE_KINDS]
@@ -202,16 +202,20 @@ def safe_globals() -> List[Tuple[Callable, str]]:
     return pairs
 
 
+#: built once: the same objects every time, which identity checks rely on
+SAFE_GLOBALS: List[Tuple[Callable, str]] = _safe_globals()
+
+
 def install_checkpoint_rules() -> None:
-    """Register :func:`safe_globals` with torch and :func:`safe_load` as mmengine's loader
+    """Register :data:`SAFE_GLOBALS` with torch and :func:`safe_load` as mmengine's loader
     for local files (idempotent)."""
-    torch.serialization.add_safe_globals(safe_globals())
+    torch.serialization.add_safe_globals(SAFE_GLOBALS)
     CheckpointLoader.register_scheme(prefixes='', loader=_mmengine_local_loader, force=True)
 
 
 def _conflicting_registrations() -> List[str]:
     """Our names registered by someone else too (torch would pick either at random)."""
-    ours = {name: fn for fn, name in safe_globals()}
+    ours = {name: fn for fn, name in SAFE_GLOBALS}
     found = []
     for entry in torch.serialization.get_safe_globals():
         fn, name = entry if isinstance(entry, tuple) else (
