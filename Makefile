@@ -6,7 +6,7 @@ PY := .venv/bin/python
 QUICKSTART_CFG := configs/quickstart/litehrnet_18_sample_coco_256x192.py
 QUICKSTART_DIR := work_dirs/quickstart
 
-.PHONY: venv quickstart test
+.PHONY: venv quickstart test lint
 
 venv:
 	bash tools/setup_env.sh
@@ -23,3 +23,8 @@ quickstart: venv
 
 test: venv
 	$(PY) -m pytest tests
+
+# Lint (ruff.toml: pycodestyle, pyflakes, isort); `ruff check --fix .` applies the fixes.
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m isort --check-only --diff .

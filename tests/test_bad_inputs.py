@@ -23,8 +23,8 @@ from litehrnet_mmpose.apis import apply_resume
 from litehrnet_mmpose.apis.checkpoint import CheckpointError, read_checkpoint
 from litehrnet_mmpose.apis.config_check import check_config
 from litehrnet_mmpose.apis.inference import predict_and_draw
-from litehrnet_mmpose.datasets import BadImageError, LoadImage
 from litehrnet_mmpose.apis.models import build_pose_model
+from litehrnet_mmpose.datasets import BadImageError, LoadImage
 from litehrnet_mmpose.registry import HOOKS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -103,6 +103,7 @@ def test_segmentation_head_channels_are_checked() -> None:
                         'set it to [40, 40, 80, 160]'], check_config, cfg)
 
 
+@pytest.mark.slow
 def test_missing_data_root_stops_train_tool_before_training(tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, 'tools/train.py', str(CONFIG), '--work-dir', str(tmp_path),
@@ -288,6 +289,7 @@ class PoisonWeightsHook(Hook):
                 next(runner.model.parameters()).view(-1)[0] = float('nan')
 
 
+@pytest.mark.slow
 def test_nan_loss_stops_training_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
     cfg = Config.fromfile(QUICKSTART)
     cfg.merge_from_dict({'train_cfg.max_epochs': 3, 'default_hooks.checkpoint.interval': 1,
@@ -336,6 +338,7 @@ def test_bad_image_or_boxes_to_the_inference_api(pose_model: torch.nn.Module, na
     raises(error, words, predict_and_draw, pose_model, image, bboxes, None)
 
 
+@pytest.mark.slow
 def test_corrupt_image_to_the_demo(tmp_path: Path) -> None:
     path = tmp_path / 'broken.jpg'
     path.write_bytes(IMAGE.read_bytes()[:3000])

@@ -7,7 +7,6 @@ attribute. The exploit payloads are shown live first: under plain unpickling, or
 allowlist this project registered before (raw ``builtins.getattr`` and ``HistoryBuffer``),
 the same file does create the marker.
 """
-import _compat_pickle
 import copy
 import copyreg
 import pickle
@@ -21,6 +20,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Callable, Iterator, List
 
+import _compat_pickle
 import numpy as np
 import pytest
 import torch
@@ -366,7 +366,10 @@ def test_an_unrestricted_registration_elsewhere_is_detected(tmp_path: Path) -> N
     assert read_checkpoint(path)['meta']['seed'] == 7
 
 
-# ------------------------------------------------------------ the tools, in-process
+# ------------------------------------------------------------ the tools, in-process (slow)
+
+# Tool and Runner runs: the slow lane. The rules they go through (read_checkpoint, mmengine's
+# _load_checkpoint, apply_resume) refuse the same files in the fast tests above (LOADERS).
 
 
 def run_tool(monkeypatch: pytest.MonkeyPatch, tool: str, *args: str) -> None:
@@ -380,6 +383,7 @@ def exploit(tmp_path: Path, marker: Path) -> str:
     return save(tmp_path, mmengine_checkpoint({'evil': gadget}))
 
 
+@pytest.mark.slow
 def test_converter_refuses_it_without_unsafe_load(tmp_path: Path, marker: Path,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     path = exploit(tmp_path, marker)
@@ -389,6 +393,7 @@ def test_converter_refuses_it_without_unsafe_load(tmp_path: Path, marker: Path,
     assert '--unsafe-load' in str(info.value) and not (tmp_path / 'out.pth').exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('tool', ['test.py', 'demo.py'])
 def test_test_and_demo_tools_refuse_it(tmp_path: Path, marker: Path,
                                        monkeypatch: pytest.MonkeyPatch, tool: str) -> None:
@@ -399,6 +404,7 @@ def test_test_and_demo_tools_refuse_it(tmp_path: Path, marker: Path,
     refused(lambda: run_tool(monkeypatch, tool, *args), "getattr(builtins.getattr")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('resume', [True, False])
 def test_runner_resume_and_load_from_refuse_it_before_training(tmp_path: Path, marker: Path,
                                                                resume: bool) -> None:

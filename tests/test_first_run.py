@@ -24,8 +24,9 @@ from litehrnet_mmpose.apis.config_check import check_config
 from litehrnet_mmpose.apis.inference import load_bboxes
 from litehrnet_mmpose.apis.models import build_pose_model, reference_backbone_cfg
 from litehrnet_mmpose.engine.hooks import ValidateBeforeTrainHook
-from test_deploy import load_tool
-from test_train_tools import MPII, ROOT, data_options
+
+from .helpers import (COCO, MPII, ROOT, data_options, free_port, load_tool,
+                      segmentation_sample_options, write_tiny_cityscapes)
 
 COCO18 = 'configs/top_down/lite_hrnet/coco/litehrnet_18_coco_256x192.py'
 MPII18 = 'configs/top_down/lite_hrnet/mpii/litehrnet_18_mpii_256x256.py'
@@ -161,9 +162,6 @@ def test_mpii_box_normalised_pck_passes_the_check() -> None:
 @pytest.mark.slow
 def test_show_dir_is_under_the_work_dir_for_pose_and_segmentation(tmp_path: Path) -> None:
     import torch
-    from test_resume import segmentation_sample_options
-    from test_segmentation import write_tiny_cityscapes
-    from test_train_tools import COCO
     name = f'show_{tmp_path.name}'  # relative: must not land in the current directory
     pose_ckpt = tmp_path / 'pose.pth'
     torch.save({'state_dict': build_pose_model(str(ROOT / COCO18)).state_dict()}, pose_ckpt)
@@ -172,8 +170,9 @@ def test_show_dir_is_under_the_work_dir_for_pose_and_segmentation(tmp_path: Path
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert list((tmp_path / 'pose' / name).glob('000000000785_*.jpg'))
 
-    import litehrnet_mmpose.seg  # noqa: F401
     from mmseg.registry import MODELS as SEG_MODELS
+
+    import litehrnet_mmpose.seg  # noqa: F401
     with DefaultScope.overwrite_default_scope('mmseg'):
         seg_model = SEG_MODELS.build(Config.fromfile(ROOT / SEG18).model)
     seg_ckpt = tmp_path / 'seg.pth'
@@ -266,8 +265,9 @@ def test_segmentation_config_to_a_pose_tool_is_named() -> None:
 
 
 def test_segmentation_missing_data_is_named() -> None:
-    import litehrnet_mmpose.seg  # noqa: F401
     from mmseg.registry import DATASETS as SEG_DATASETS
+
+    import litehrnet_mmpose.seg  # noqa: F401
     cfg = Config.fromfile(ROOT / SEG18)
     dataset = cfg.train_dataloader.dataset
     dataset.data_root = '/nonexistent/cityscapes/'
@@ -342,7 +342,6 @@ def test_torchrun_uses_the_python_on_path(tmp_path: Path) -> None:
     script.write_text('import os\nprint("WRAPPED", os.environ.get("LITEHRNET_WRAPPED"))\n')
     env = {k: v for k, v in os.environ.items() if k != 'PYTHON'}
     env['PATH'] = f'{bin_dir}:/usr/bin:/bin'
-    from test_train_tools import free_port
     env['PORT'] = str(free_port())
     proc = subprocess.run(['bash', str(ROOT / 'tools/torchrun.sh'), '1', str(script)],
                           cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)

@@ -3,11 +3,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from litehrnet_mmpose import __version__
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # runs pip
 def test_editable_install_needs_nothing_beyond_the_stack() -> None:
     # --no-index: every requirement must already be satisfied here; --dry-run: change nothing.
     proc = subprocess.run(

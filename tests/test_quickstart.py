@@ -9,6 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
+pytestmark = pytest.mark.slow  # every test here trains or runs tools/ in subprocesses
+
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = 'configs/quickstart/litehrnet_18_sample_coco_256x192.py'
 IMAGE = 'samples/coco/images/000000196141.jpg'

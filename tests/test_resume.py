@@ -17,7 +17,9 @@ import pytest
 import torch
 
 from litehrnet_mmpose.apis.checkpoint import find_resume_checkpoint, read_checkpoint
-from test_train_tools import COCO, ROOT, run
+
+from .helpers import (COCO, ROOT, SEG_CONFIGS, run, segmentation_sample_options,
+                      write_tiny_cityscapes)
 
 CONFIG, SAMPLE_OPTIONS, _ = COCO
 OPTIONS = SAMPLE_OPTIONS + [
@@ -62,7 +64,6 @@ def kill_when(cmd: List[str], pattern: str) -> str:
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True)
     out = []
-    assert proc.stdout is not None
     for line in proc.stdout:
         out.append(line)
         if re.search(pattern, line):
@@ -83,6 +84,7 @@ def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Tuple[Path, str]:
     return work_dir, log
 
 
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_is_bit_identical(uninterrupted: Tuple[Path, str],
                                                         tmp_path: Path) -> None:
     ref_dir, ref_log = uninterrupted
@@ -99,6 +101,7 @@ def test_sigkill_mid_epoch_then_resume_is_bit_identical(uninterrupted: Tuple[Pat
     assert {**before, **after} == ref
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith('linux'), reason='uses /proc')
 def test_kill_while_writing_a_checkpoint_keeps_the_previous_one(
         uninterrupted: Tuple[Path, str], tmp_path: Path) -> None:
@@ -164,29 +167,11 @@ def test_resume_a_shipped_coco_config_without_a_seed(tmp_path: Path) -> None:
     assert seed_of(tmp_path / 'epoch_2.pth') == seed_of(tmp_path / 'epoch_1.pth')
 
 
-def segmentation_sample_options(data: Path) -> List[str]:
-    """--cfg-options running the shipped Cityscapes config on test_segmentation's tiny data:
-    resize scales and crop shrunk 16x (64x128 crops), one image per batch."""
-    loaders = ('train_dataloader', 'val_dataloader', 'test_dataloader')
-    options = [f'{k}.{key}={value}' for k in loaders for key, value in (
-        ('dataset.data_root', data), ('batch_size', 1), ('num_workers', 0),
-        ('persistent_workers', False))]
-    return options + [
-        'train_dataloader.dataset.pipeline.2.scale=(128,64)',
-        'train_dataloader.dataset.pipeline.3.crop_size=(64,128)',
-        'val_dataloader.dataset.pipeline.1.scale=(128,64)',
-        'test_dataloader.dataset.pipeline.1.scale=(128,64)',
-        'model.data_preprocessor.size=(64,128)', 'env_cfg.cudnn_benchmark=False',
-        'train_cfg.val_interval=2', 'default_hooks.checkpoint.interval=2',
-        'default_hooks.logger.interval=1']
-
-
 @pytest.mark.slow
 def test_resume_the_shipped_segmentation_config(tmp_path: Path) -> None:
     """The segmentation README's --resume on the shipped config (iteration-based)."""
     from mmengine.config import Config
-    from test_segmentation import CONFIGS, write_tiny_cityscapes
-    config = CONFIGS[0]
+    config = SEG_CONFIGS[0]
     assert 'randomness' not in Config.fromfile(config)
     write_tiny_cityscapes(tmp_path / 'cityscapes')
     options = segmentation_sample_options(tmp_path / 'cityscapes')

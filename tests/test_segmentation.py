@@ -7,19 +7,15 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import List, Sequence
+from typing import List
 
-import cv2
-import numpy as np
 import pytest
 import torch
 import yaml
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG_DIR = ROOT / 'configs' / 'segmentation' / 'cityscapes'
-CONFIGS = sorted(CONFIG_DIR.glob('litehrnet_*_cityscapes_512x1024.py'))
+from .helpers import ROOT, SEG_CONFIG_DIR, SEG_CONFIGS, write_tiny_cityscapes
 
 
 def run_python(*args: str) -> str:
@@ -31,21 +27,22 @@ def run_python(*args: str) -> str:
 
 
 def metafile_models() -> List[dict]:
-    return yaml.safe_load((CONFIG_DIR / 'metafile.yml').read_text())['Models']
+    return yaml.safe_load((SEG_CONFIG_DIR / 'metafile.yml').read_text())['Models']
 
 
 def test_both_archs_have_a_config_and_a_metafile_entry() -> None:
-    assert [p.name for p in CONFIGS] == [
+    assert [p.name for p in SEG_CONFIGS] == [
         'litehrnet_18_cityscapes_512x1024.py', 'litehrnet_30_cityscapes_512x1024.py']
     models = metafile_models()
-    assert [m['Config'] for m in models] == [str(p.relative_to(ROOT)) for p in CONFIGS]
+    assert [m['Config'] for m in models] == [str(p.relative_to(ROOT)) for p in SEG_CONFIGS]
     assert [m['Results'][0]['Metrics']['mIoU'] for m in models] == [73.8, 76.0]
 
 
-@pytest.mark.parametrize('config', CONFIGS, ids=lambda p: p.stem)
+@pytest.mark.parametrize('config', SEG_CONFIGS, ids=lambda p: p.stem)
 def test_config_builds_and_runs_forward(config: Path) -> None:
-    import litehrnet_mmpose
     from mmseg.registry import MODELS
+
+    import litehrnet_mmpose
     cfg = Config.fromfile(config)
     assert cfg.default_scope == 'mmseg'
     assert cfg.model.data_preprocessor.size == (512, 1024) == cfg.crop_size
@@ -104,6 +101,7 @@ print('RESULT', json.dumps(out))
 '''
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize('order,first', [('pose-first', 'mmpose'), ('seg-first', 'mmseg')])
 def test_registry_resolves_ours_in_either_import_order(order: str, first: str) -> None:
     log = run_python('-c', REGISTRY_CHECK, order)
@@ -114,25 +112,9 @@ def test_registry_resolves_ours_in_either_import_order(order: str, first: str) -
     assert all(result.values()), result
 
 
-def write_tiny_cityscapes(root: Path, splits: Sequence[str] = ('train', 'val')) -> None:
-    """Two 64x128 images with random train-id labels (0..18, some 255) per split."""
-    rng = np.random.default_rng(0)
-    for split in splits:
-        for i in range(2):
-            img_dir = root / 'leftImg8bit' / split / 'city'
-            ann_dir = root / 'gtFine' / split / 'city'
-            img_dir.mkdir(parents=True, exist_ok=True)
-            ann_dir.mkdir(parents=True, exist_ok=True)
-            label = rng.integers(0, 19, (8, 16), dtype=np.uint8).repeat(8, 0).repeat(8, 1)
-            label[:8, :8] = 255
-            image = (rng.random((64, 128, 3)) * 60 + label[..., None] * 10).astype(np.uint8)
-            cv2.imwrite(str(img_dir / f'x{i}_leftImg8bit.png'), image)
-            cv2.imwrite(str(ann_dir / f'x{i}_gtFine_labelTrainIds.png'), label)
-
-
 def tiny_config(tmp_path: Path) -> Path:
     """The real 18 config with its resize scales and crop shrunk 16x (64x128 crops)."""
-    cfg = Config.fromfile(CONFIGS[0])
+    cfg = Config.fromfile(SEG_CONFIGS[0])
     crop = (64, 128)
     pipelines = (cfg.train_dataloader.dataset.pipeline, cfg.val_dataloader.dataset.pipeline,
                  cfg.test_dataloader.dataset.pipeline)
@@ -146,6 +128,7 @@ def tiny_config(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_train_two_iterations_validate_and_test(tmp_path: Path) -> None:
     data, work = tmp_path / 'cityscapes', tmp_path / 'work'
     write_tiny_cityscapes(data)

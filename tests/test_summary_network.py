@@ -4,16 +4,14 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 import torch
 import torch.nn as nn
 from mmengine.config import Config
 
-from litehrnet_mmpose.analysis import (EXPLANATION, PAPER_UNIT, analyze_complexity,
-                                       build_model_from_config, paper_flops,
-                                       resolve_input_hw)
+from litehrnet_mmpose.analysis import EXPLANATION, PAPER_UNIT, analyze_complexity, paper_flops
+from litehrnet_mmpose.apis.models import build_model_from_config, resolve_input_hw
 
 ROOT = Path(__file__).resolve().parents[1]
 LITE = 'configs/top_down/lite_hrnet'
@@ -44,15 +42,6 @@ WIDER_NAIVE_MPII_MEASURED = 414.6
 PARAMS_MISPRINTED = {0.7}
 
 
-@pytest.fixture(scope='module', autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Batch-1 forwards of these small models run fastest single-threaded on a busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize('config,height,width,flops,params_m,params',
                          PUBLISHED, ids=[Path(row[0]).stem for row in PUBLISHED])
 def test_paper_convention_matches_published(config: str, height: int, width: int,
@@ -61,6 +50,8 @@ def test_paper_convention_matches_published(config: str, height: int, width: int
     """Paper-convention FLOPs and #Params against the official README."""
     model = build_model_from_config(str(ROOT / config)).eval()
     measured = sum(paper_flops(model, torch.randn(1, 3, height, width)).values()) / PAPER_UNIT
+    # Counts, not float results: the README prints FLOPs to 0.1 M, so a match is within its
+    # last digit (abs=0.1); our own pinned 414.6, a rounding of 414.58, within half of it.
     if 'wider_naive' in config and 'mpii' in config:
         assert measured == pytest.approx(WIDER_NAIVE_MPII_MEASURED, abs=0.05)
         assert abs(measured - flops) > 4  # the README figure is not reproduced
@@ -116,6 +107,7 @@ def test_resolve_input_hw() -> None:
         analyze_complexity('not a model', (8, 8))
 
 
+@pytest.mark.slow
 def test_tool_prints_both_columns() -> None:
     """The tool prints the per-stage table with both columns and the explanation."""
     config = ROOT / PUBLISHED[0][0]

@@ -38,30 +38,37 @@ Denormal floats are flushed to zero (PyTorch and ONNX Runtime): untrained layers
 activations into that range, where x86 arithmetic is ~100x slower.
 """
 import argparse
-import contextlib
 import copy
-import ctypes
 import json
 import os
 import os.path as osp
 import platform
 import sys
 import tempfile
-from typing import Callable, Dict, Iterator, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 import torch.nn as nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
+from litehrnet_mmpose.analysis import summarize
+from litehrnet_mmpose.analysis.probes import (interleaved, peak_rss_growth, peak_tensor_bytes,
+                                              saved_tensor_bytes)
 from litehrnet_mmpose.apis.models import build_pose_model
-from litehrnet_mmpose.deploy import (CUDAGraphForward, TensorMode, export_onnx, ort_run,
-                                     ort_session, summarize, switch_to_deploy, time_calls)
+from litehrnet_mmpose.deploy import (CUDAGraphForward, export_onnx, ort_run, ort_session,
+                                     switch_to_deploy)
+from litehrnet_mmpose.utils import TensorForward
 
 DEFAULT_CONFIGS = ['configs/top_down/lite_hrnet/coco/litehrnet_18_coco_256x192.py',
                    'configs/top_down/lite_hrnet/coco/litehrnet_30_coco_256x192.py']
 BASELINE = 'mmpose'
 Row = Dict[str, object]
 Fn = Callable[[], object]
+
+
+def tensor_mode(model: nn.Module) -> nn.Module:
+    """``model(x, None, mode='tensor')`` as a module of one tensor, one output."""
+    return TensorForward(model, first_output=True)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -145,7 +152,7 @@ def build_variants(config: str, shape: Tuple[int, int]) -> Tuple[Dict[str, nn.Mo
     }
     x = torch.randn(2, 3, *shape, generator=torch.Generator().manual_seed(1))
     with torch.inference_mode():
-        outs = {k: TensorMode(m)(x) for k, m in variants.items()}
+        outs = {k: tensor_mode(m)(x) for k, m in variants.items()}
     base = outs[BASELINE]
     checks = {k: (o - base).abs().max().item() for k, o in outs.items() if k != BASELINE}
     scale = base.abs().max().item()
@@ -164,91 +171,6 @@ def build_variants(config: str, shape: Tuple[int, int]) -> Tuple[Dict[str, nn.Mo
 # Measurements
 
 
-def interleaved(fns: Dict[str, Fn], repeats: int, warmup: int = 1) -> Dict[str, List[float]]:
-    """Time every function ``repeats`` times, one call of each in turn (the order rotates
-    each round), after ``warmup`` untimed calls of each."""
-    names = list(fns)
-    for name in names:
-        time_calls(fns[name], repeats=1, warmup=warmup)
-    times: Dict[str, List[float]] = {n: [] for n in names}
-    for r in range(repeats):
-        for name in names[r % len(names):] + names[:r % len(names)]:
-            times[name] += time_calls(fns[name], repeats=1, warmup=0)
-    return times
-
-
-_LIBC = ctypes.CDLL(None) if sys.platform.startswith('linux') else None
-
-
-def _status_kb(key: str) -> int:
-    with open('/proc/self/status') as f:
-        for line in f:
-            if line.startswith(key + ':'):
-                return int(line.split()[1])
-    raise KeyError(key)
-
-
-def peak_rss_growth(fn: Fn) -> Optional[int]:
-    """Bytes by which one call of ``fn`` raises the process's peak resident memory (Linux
-    only: None elsewhere). Freed heap is returned to the OS first (``malloc_trim``) and
-    the peak reset (``clear_refs``), so memory cached by earlier calls is not reused."""
-    if _LIBC is None or not osp.exists('/proc/self/clear_refs'):
-        return None
-    try:
-        _LIBC.malloc_trim(0)
-        with open('/proc/self/clear_refs', 'w') as f:
-            f.write('5')  # resets VmHWM to the current RSS
-    except OSError:
-        return None
-    before = _status_kb('VmRSS')
-    fn()
-    return (_status_kb('VmHWM') - before) * 1024
-
-
-@contextlib.contextmanager
-def _native_stderr_to_devnull() -> Iterator[None]:
-    """Silence file descriptor 2 (the profiler's C++ start/stop log lines) meanwhile."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, 'w') as null:
-            os.dup2(null.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-
-
-def peak_tensor_bytes(fn: Fn) -> int:
-    """Peak bytes of live CPU tensors during one call of ``fn``, above what was live before:
-    the running sum of the memory that each top-level op allocates (net of what it frees)
-    and of the frees between ops, from PyTorch's profiler. Deterministic, unlike RSS:
-    no allocator caching or page reuse; it misses only buffers an op frees before it ends."""
-    from torch.profiler import ProfilerActivity, profile
-    with _native_stderr_to_devnull(), profile(activities=[ProfilerActivity.CPU],
-                                              profile_memory=True) as prof:
-        fn()
-    live = peak = 0
-    for event in sorted((e for e in prof.events() if e.cpu_parent is None),
-                        key=lambda e: e.time_range.start):
-        live += event.cpu_memory_usage
-        peak = max(peak, live)
-    return peak
-
-
-def saved_tensor_bytes(step: Callable[[], torch.Tensor]) -> int:
-    """Bytes of the distinct storages autograd saves for backward during ``step()``."""
-    seen: Dict[int, int] = {}
-
-    def pack(t: torch.Tensor) -> torch.Tensor:
-        st = t.untyped_storage()
-        seen[st.data_ptr()] = st.nbytes()
-        return t
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        step()
-    return sum(seen.values())
-
-
 def _rows(metric: str, unit: str, values: Dict[str, List[float]], **extra: object) -> List[Row]:
     """One row per variant with summary statistics and the ratio to the baseline."""
     stats = {k: summarize(v) for k, v in values.items()}
@@ -261,7 +183,7 @@ def _rows(metric: str, unit: str, values: Dict[str, List[float]], **extra: objec
 def cpu_rows(variants: Dict[str, nn.Module], args: argparse.Namespace) -> List[Row]:
     """Inference latency / throughput and peak RSS growth on the CPU."""
     rows: List[Row] = []
-    modules = {k: TensorMode(m).eval() for k, m in variants.items()}
+    modules = {k: tensor_mode(m).eval() for k, m in variants.items()}
     for metric, batch in (('cpu_latency_b1', 1), (f'cpu_throughput_b{args.throughput_batch}',
                                                    args.throughput_batch)):
         x = torch.randn(batch, 3, *args.shape)
@@ -288,13 +210,13 @@ def train_rows(variants: Dict[str, nn.Module], args: argparse.Namespace) -> List
     models = {k: copy.deepcopy(variants[k]).train() for k in (BASELINE, 'ours')}
     x = torch.randn(args.train_batch, 3, *args.shape)
     with torch.no_grad():
-        target = torch.randn_like(TensorMode(models['ours'])(x))
+        target = torch.randn_like(tensor_mode(models['ours'])(x))
     optims = {k: torch.optim.Adam(m.parameters(), lr=args.train_lr) for k, m in models.items()}
     losses: Dict[str, List[float]] = {k: [] for k in models}
 
     def step(name: str) -> torch.Tensor:
         optims[name].zero_grad(set_to_none=True)
-        loss = (TensorMode(models[name])(x) - target).pow(2).mean()
+        loss = (tensor_mode(models[name])(x) - target).pow(2).mean()
         loss.backward()
         optims[name].step()
         losses[name].append(loss.item())
@@ -314,7 +236,7 @@ def train_rows(variants: Dict[str, nn.Module], args: argparse.Namespace) -> List
     print(f'train loss trajectories over {n} steps: ' + ', '.join(
         f'{r["variant"]} {r["losses"][0]:.6g} -> {r["losses"][-1]:.6g} '
         f'(max rel diff to {BASELINE} {r["loss_max_rel_diff"]:.1e})' for r in rows), flush=True)
-    saved = {k: [float(saved_tensor_bytes(lambda k=k: TensorMode(models[k])(x)))]
+    saved = {k: [float(saved_tensor_bytes(lambda k=k: tensor_mode(models[k])(x)))]
              for k in models}
     rows += _rows(f'train_b{args.train_batch}_saved_tensors', 'bytes', saved,
                   batch=args.train_batch)
@@ -336,7 +258,7 @@ def onnx_rows(variants: Dict[str, nn.Module], args: argparse.Namespace) -> List[
     with tempfile.TemporaryDirectory() as tmp:
         for k, m in variants.items():
             path = osp.join(tmp, f'{k.replace("+", "_")}.onnx')
-            module = TensorMode(m).eval()
+            module = tensor_mode(m).eval()
             export_onnx(module, path, (1, 3, *args.shape))
             sessions[k] = ort_session(path, torch.get_num_threads())
             with torch.inference_mode():
@@ -359,7 +281,7 @@ def accelerator_rows(variants: Dict[str, nn.Module], args: argparse.Namespace,
     cuda = device.type == 'cuda'
     sync = torch.cuda.synchronize if cuda else (lambda: None)
     amp_dtype = torch.float16 if cuda else torch.bfloat16
-    modules = {k: TensorMode(copy.deepcopy(m)).eval().to(device).to(
+    modules = {k: tensor_mode(copy.deepcopy(m)).eval().to(device).to(
         memory_format=torch.channels_last) for k, m in variants.items()}
     for batch in (1, args.gpu_batch):
         x = torch.randn(batch, 3, *args.shape, device=device).to(

@@ -13,9 +13,8 @@ import argparse
 
 import torch
 
-from litehrnet_mmpose.apis.checkpoint import (CheckpointError, convert_official,
-                                              is_official_layout, load_strict, read_checkpoint,
-                                              state_dict_of)
+from litehrnet_mmpose.apis.checkpoint import (CheckpointError, convert_official, is_official_layout,
+                                              load_strict, read_checkpoint, state_dict_of)
 
 
 def main() -> None:

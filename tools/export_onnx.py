@@ -15,10 +15,10 @@ from typing import List, Optional
 
 import torch
 
-from litehrnet_mmpose.analysis import resolve_input_hw
-from litehrnet_mmpose.apis.models import build_pose_model
-from litehrnet_mmpose.deploy import (TensorMode, export_onnx, ort_run, ort_session, summarize,
-                                     switch_to_deploy, time_calls)
+from litehrnet_mmpose.analysis import summarize, time_calls
+from litehrnet_mmpose.apis.models import build_pose_model, resolve_input_hw
+from litehrnet_mmpose.deploy import export_onnx, ort_run, ort_session, switch_to_deploy
+from litehrnet_mmpose.utils import TensorForward
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,7 +81,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                      f'needs a height and width divisible by {divisor}')
     if args.deploy:
         switch_to_deploy(model)
-    module = TensorMode(model).eval()
+    module = TensorForward(model, first_output=True).eval()
     export_onnx(module, args.out, (args.batch, 3, h, w), dynamic_batch=args.dynamic_batch,
                 opset=args.opset)
 

@@ -12,8 +12,8 @@ import os.path as osp
 
 from mmengine.config import Config, DictAction
 
-from litehrnet_mmpose.analysis import (analyze_complexity, build_model_from_config,
-                                       format_report, resolve_input_hw)
+from litehrnet_mmpose.analysis import analyze_complexity, format_report
+from litehrnet_mmpose.apis.models import build_model_from_config, resolve_input_hw
 
 
 def parse_args() -> argparse.Namespace:

@@ -1,12 +1,12 @@
-"""Model complexity analysis: parameters and FLOPs per stage in the mmengine and the
-Lite-HRNet paper conventions (see :mod:`.complexity`)."""
+"""Model analysis: parameters and FLOPs per stage in the mmengine and the Lite-HRNet paper
+conventions (see :mod:`.complexity`), and call timing (:mod:`.timing`)."""
 from .complexity import (EXPLANATION, MMENGINE_UNIT, PAPER_UNIT, ComplexityReport, Row,
-                         TensorForward, analyze_complexity, build_model_from_config,
-                         config_input_hw, format_report, mmengine_flops, paper_flops,
-                         resolve_input_hw, stage_groups)
+                         analyze_complexity, check_hw, format_report, mmengine_flops, paper_flops,
+                         stage_groups)
+from .timing import summarize, time_calls
 
 __all__ = [
-    'EXPLANATION', 'MMENGINE_UNIT', 'PAPER_UNIT', 'ComplexityReport', 'Row', 'TensorForward',
-    'analyze_complexity', 'build_model_from_config', 'config_input_hw', 'format_report',
-    'mmengine_flops', 'paper_flops', 'resolve_input_hw', 'stage_groups'
+    'EXPLANATION', 'MMENGINE_UNIT', 'PAPER_UNIT', 'ComplexityReport', 'Row',
+    'analyze_complexity', 'check_hw', 'format_report', 'mmengine_flops', 'paper_flops',
+    'stage_groups', 'summarize', 'time_calls'
 ]

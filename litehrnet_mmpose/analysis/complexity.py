@@ -28,12 +28,12 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Type, Union
 import torch
 import torch.nn as nn
 from mmengine.analysis import FlopAnalyzer
-from mmengine.config import Config
-from mmengine.registry import MODELS, init_default_scope
 from prettytable import PrettyTable
 from torch import Tensor
 from torch.nn.modules.batchnorm import _BatchNorm
 from torch.nn.modules.conv import _ConvNd
+
+from ..utils import TensorForward
 
 #: Unit of the paper-convention column (the official counter prints binary "M").
 PAPER_UNIT = 2**20
@@ -133,25 +133,6 @@ def _first_tensor(value: object) -> Optional[Tensor]:
     return None
 
 
-class TensorForward(nn.Module):
-    """Run a model's plain tensor path on one image batch.
-
-    OpenMMLab models with ``_forward`` (MMPose's TopdownPoseEstimator, MMSeg's
-    EncoderDecoder, ...) are called as ``model(x, None, mode='tensor')`` (backbone, neck and
-    head, no pre/post-processing); any other module as ``model(x)``.
-    """
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, x: Tensor) -> object:
-        """The model's output tensor(s) for image batch ``x``."""
-        if hasattr(self.model, '_forward'):
-            return self.model(x, None, mode='tensor')
-        return self.model(x)
-
-
 def paper_flops(model: nn.Module, inputs: Tensor) -> Dict[str, int]:
     """Paper-convention FLOPs of every counted leaf module, keyed by its name in ``model``.
 
@@ -245,7 +226,7 @@ class ComplexityReport:
         return self.rows[-1]
 
 
-def _check_hw(input_hw: Sequence[int], field_name: str) -> Shape:
+def check_hw(input_hw: Sequence[int], field_name: str) -> Shape:
     """Validate a (height, width) pair; errors name ``field_name``."""
     if (not isinstance(input_hw, (list, tuple)) or len(input_hw) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
@@ -265,7 +246,7 @@ def analyze_complexity(model: nn.Module,
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f'model: expected an nn.Module, got {type(model).__name__}')
-    h, w = _check_hw(input_hw, 'input_hw')
+    h, w = check_hw(input_hw, 'input_hw')
     model.eval()
     x = torch.randn(1, _in_channels(model), h, w)
     paper = paper_flops(model, x)
@@ -305,47 +286,3 @@ def format_report(report: ComplexityReport, title: str = '') -> str:
         ops = ', '.join(f'{op} x{n}' for op, n in sorted(report.not_counted_by_mmengine.items()))
         lines.append(f'Ops mmengine met but does not count: {ops}.')
     return '\n'.join(lines)
-
-
-def build_model_from_config(cfg: Union[str, Config]) -> nn.Module:
-    """Build ``cfg.model`` in the config's default scope (any OpenMMLab codebase)."""
-    if isinstance(cfg, str):
-        cfg = Config.fromfile(cfg)
-    elif not isinstance(cfg, Config):
-        raise TypeError(f'cfg: expected a config path or mmengine Config, got '
-                        f'{type(cfg).__name__}')
-    if 'model' not in cfg:
-        raise ValueError('cfg.model: the config defines no model')
-    if cfg.get('default_scope') is not None:
-        init_default_scope(cfg.default_scope)
-    return MODELS.build(cfg.model)
-
-
-def config_input_hw(cfg: Config) -> Optional[Shape]:
-    """Input (height, width) a config trains at: ``codec.input_size`` (MMPose, stored as
-    (w, h)) or ``crop_size`` (MMSeg, (h, w)); None if it names neither."""
-    codec = cfg.get('codec')
-    if isinstance(codec, dict) and codec.get('input_size') is not None:
-        w, h = codec['input_size']
-        return int(h), int(w)
-    if cfg.get('crop_size') is not None:
-        h, w = cfg.crop_size
-        return int(h), int(w)
-    return None
-
-
-def resolve_input_hw(shape: Optional[Sequence[int]], cfg: Config,
-                     field_name: str = '--shape') -> Shape:
-    """Input (height, width) from a ``--shape`` value: ``[S]`` is S x S, ``[H, W]`` as is,
-    None falls back to :func:`config_input_hw`."""
-    if shape is None:
-        hw = config_input_hw(cfg)
-        if hw is None:
-            raise ValueError(f'{field_name}: not given, and the config has neither '
-                             'codec.input_size nor crop_size to default to')
-        return hw
-    shape = list(shape)
-    if len(shape) == 1:
-        shape *= 2
-    return _check_hw(tuple(shape), field_name)
-

@@ -8,13 +8,14 @@ import glob
 import logging
 import os.path as osp
 from collections import OrderedDict
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import List, Mapping, Optional, Tuple
 
 import torch
-import torch.nn as nn
 from mmengine.logging import print_log
 
 from ..engine.checkpoint_rules import CheckpointError, UnsafeCheckpointError, safe_load
+from ..engine.state_dicts import (check_fits, compare_state_dicts, is_official_layout, load_strict,
+                                  state_dict_of)
 
 # (official 0.x prefix, MMPose 1.x prefix); anything else in an official checkpoint is an
 # error, not something to drop silently.
@@ -75,19 +76,6 @@ def find_resume_checkpoint(work_dir: str) -> Optional[Tuple[str, dict]]:
     return None
 
 
-def state_dict_of(checkpoint: Mapping) -> Mapping[str, torch.Tensor]:
-    """The weights of a loaded checkpoint file (``state_dict`` entry or the dict itself)."""
-    sd = checkpoint.get('state_dict', checkpoint)
-    if not isinstance(sd, Mapping) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise CheckpointError('checkpoint: no state_dict of tensors found (keys: '
-                              f'{sorted(checkpoint)[:8]})')
-    return sd
-
-
-def is_official_layout(state_dict: Mapping[str, torch.Tensor]) -> bool:
-    return any(k.startswith('keypoint_head.') for k in state_dict)
-
-
 def convert_official(state_dict: Mapping[str, torch.Tensor]) -> 'OrderedDict[str, torch.Tensor]':
     """Rename an official / MMPose 0.x top-down state dict to MMPose 1.x names."""
     out: 'OrderedDict[str, torch.Tensor]' = OrderedDict()
@@ -104,44 +92,8 @@ def convert_official(state_dict: Mapping[str, torch.Tensor]) -> 'OrderedDict[str
                          f'{unknown[:10]}')
     return out
 
-
-def compare_state_dicts(model: nn.Module,
-                        state_dict: Mapping[str, torch.Tensor]) -> Dict[str, List[str]]:
-    """Missing, unexpected and shape-mismatched keys of ``state_dict`` against ``model``."""
-    own = model.state_dict()
-    return {
-        'missing': sorted(k for k in own if k not in state_dict),
-        'unexpected': sorted(k for k in state_dict if k not in own),
-        'shape mismatch': sorted(
-            f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model {tuple(v.shape)}'
-            for k, v in own.items() if k in state_dict and state_dict[k].shape != v.shape),
-    }
-
-
-def format_report(report: Dict[str, List[str]], limit: int = 10) -> str:
-    lines = []
-    for kind, keys in report.items():
-        if keys:
-            lines.append(f'{len(keys)} {kind} key(s):')
-            lines += [f'  {k}' for k in keys[:limit]]
-            if len(keys) > limit:
-                lines.append(f'  ... and {len(keys) - limit} more')
-    return '\n'.join(lines)
-
-
-def check_fits(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str) -> None:
-    """Raise :class:`CheckpointError` with a readable report unless ``state_dict`` fits ``model``
-    exactly (official checkpoints are pointed to the converter)."""
-    if is_official_layout(state_dict):
-        raise CheckpointError(f'{source}: this is an official / MMPose 0.x checkpoint '
-                              '(keypoint_head.*); convert it first with '
-                              'tools/convert_checkpoint.py')
-    report = compare_state_dicts(model, state_dict)
-    if any(report.values()):
-        raise CheckpointError(f'{source}: does not fit the model\n{format_report(report)}')
-
-
-def load_strict(model: nn.Module, state_dict: Mapping[str, torch.Tensor], source: str) -> None:
-    """Load every weight or nothing; a mismatch raises with a readable report."""
-    check_fits(model, state_dict, source)
-    model.load_state_dict(state_dict, strict=True)
+__all__ = [
+    'CheckpointError', 'UnsafeCheckpointError', 'check_fits', 'compare_state_dicts',
+    'convert_official', 'find_resume_checkpoint', 'is_official_layout', 'load_strict',
+    'read_checkpoint', 'state_dict_of'
+]

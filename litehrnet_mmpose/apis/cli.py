@@ -10,9 +10,9 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 
+from ..engine.fileio import PARTIAL_SUFFIX
 from .checkpoint import find_resume_checkpoint, read_checkpoint
 from .config_check import check_config, check_evaluation
-from ..engine.fileio import PARTIAL_SUFFIX
 
 
 def add_common_args(parser: argparse.ArgumentParser, show_dir: bool = True) -> None:

@@ -1,15 +1,19 @@
-"""Building a config's pose model for inference, ours or MMPose's reference.
+"""Building a config's model: a pose model for inference (ours or MMPose's reference), any
+codebase's model for analysis, and the input size a config trains at.
 
-Used by the demo, the ONNX exporter, the benchmark and the tests; weights load strictly.
+Used by the demo, the ONNX exporter, the benchmark, summary_network and the tests; weights
+load strictly.
 """
 import copy
 import os.path as osp
-from typing import Optional, Union
+from typing import Optional, Sequence, Tuple, Union
 
 import torch.nn as nn
 from mmengine.config import Config
+from mmengine.registry import MODELS, init_default_scope
 
-from ..models.litehrnet import ARCH_SETTINGS, resolve_arch
+from ..analysis.complexity import check_hw
+from ..models import ARCH_SETTINGS, resolve_arch
 from .checkpoint import load_strict, read_checkpoint, state_dict_of
 from .config_check import check_config
 
@@ -70,3 +74,47 @@ def build_pose_model(config: Union[str, Config],
     if checkpoint is not None:
         load_strict(model, state_dict_of(read_checkpoint(checkpoint)), checkpoint)
     return model.eval()
+
+
+def build_model_from_config(cfg: Union[str, Config]) -> nn.Module:
+    """Build ``cfg.model`` in the config's default scope (any OpenMMLab codebase)."""
+    if isinstance(cfg, str):
+        cfg = Config.fromfile(cfg)
+    elif not isinstance(cfg, Config):
+        raise TypeError(f'cfg: expected a config path or mmengine Config, got '
+                        f'{type(cfg).__name__}')
+    if 'model' not in cfg:
+        raise ValueError('cfg.model: the config defines no model')
+    if cfg.get('default_scope') is not None:
+        init_default_scope(cfg.default_scope)
+    return MODELS.build(cfg.model)
+
+
+def config_input_hw(cfg: Config) -> Optional[Tuple[int, int]]:
+    """Input (height, width) a config trains at: ``codec.input_size`` (MMPose, stored as
+    (w, h)) or ``crop_size`` (MMSeg, (h, w)); None if it names neither."""
+    codec = cfg.get('codec')
+    if isinstance(codec, dict) and codec.get('input_size') is not None:
+        w, h = codec['input_size']
+        return int(h), int(w)
+    if cfg.get('crop_size') is not None:
+        h, w = cfg.crop_size
+        return int(h), int(w)
+    return None
+
+
+def resolve_input_hw(shape: Optional[Sequence[int]], cfg: Config,
+                     field_name: str = '--shape') -> Tuple[int, int]:
+    """Input (height, width) from a ``--shape`` value: ``[S]`` is S x S, ``[H, W]`` as is,
+    None falls back to :func:`config_input_hw`."""
+    if shape is None:
+        hw = config_input_hw(cfg)
+        if hw is None:
+            raise ValueError(f'{field_name}: not given, and the config has neither '
+                             'codec.input_size nor crop_size to default to')
+        return hw
+    shape = list(shape)
+    if len(shape) == 1:
+        shape *= 2
+    return check_hw(tuple(shape), field_name)
+

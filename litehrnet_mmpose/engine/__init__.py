@@ -1,9 +1,8 @@
 """Runner hooks, model wrappers, the atomic checkpoint backend and safe checkpoint loading."""
-from .checkpoint_rules import (CheckpointError, UnsafeCheckpointError,
-                               install_checkpoint_rules, safe_load)
+from .checkpoint_rules import (CheckpointError, UnsafeCheckpointError, install_checkpoint_rules,
+                               safe_load)
 from .fileio import AtomicLocalBackend, atomic_write
-from .hooks import (EpochSeedHook, FiniteLossHook, StrictCheckpointHook,
-                    ValidateBeforeTrainHook)
+from .hooks import EpochSeedHook, FiniteLossHook, StrictCheckpointHook, ValidateBeforeTrainHook
 from .wrappers import CPUDistributedDataParallel
 
 __all__ = [

@@ -9,8 +9,8 @@ from mmengine.hooks import Hook
 from mmengine.hooks.hook import DATA_BATCH
 from mmengine.runner import Runner
 
-from ..apis.checkpoint import check_fits, state_dict_of
 from ..registry import HOOKS
+from .state_dicts import check_fits, state_dict_of
 
 
 @HOOKS.register_module()

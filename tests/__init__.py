@@ -1,0 +1,1 @@
+"""The test suite, a package so that test modules share tests/helpers.py by relative import."""
