@@ -53,6 +53,7 @@ def resolve_arch(arch: Any, choices: Sequence[str], field: str) -> str:
 
 
 def positive_int(value: Any, field: str) -> int:
+    """``value`` if it is a positive int (not a bool); a ValueError naming ``field`` if not."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f'{field}: expected a positive int, got {value!r}')
     return value
