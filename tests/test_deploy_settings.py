@@ -89,6 +89,12 @@ def bilinear_fusion(model: nn.Module) -> None:
     model.stage1[0].fuse_layers[0][2][2].mode = 'bilinear'
 
 
+def wide_kernel_weighting(model: nn.Module) -> None:
+    crw = model.stage0[0].layers[0].cross_resolution_weighting
+    old = crw.conv1.conv
+    crw.conv1.conv = nn.Conv2d(old.in_channels, old.out_channels, 3, padding=1)
+
+
 def leaky_fusion_activation(model: nn.Module) -> None:
     model.stage1[0].relu = nn.LeakyReLU()
 
@@ -96,8 +102,9 @@ def leaky_fusion_activation(model: nn.Module) -> None:
 @pytest.mark.parametrize('module_type, edit, match', [
     ('LITE', prelu_in_spatial_weighting, 'PReLU'),
     ('LITE', bilinear_fusion, 'upsampling'),
+    ('LITE', wide_kernel_weighting, 'plain 1x1'),
     ('NAIVE', leaky_fusion_activation, 'LeakyReLU'),
-], ids=['prelu', 'bilinear', 'leaky'])
+], ids=['prelu', 'bilinear', 'kernel-3x3', 'leaky'])
 def test_deploy_refuses_settings_it_does_not_implement(module_type: str, edit: Callable,
                                                        match: str) -> None:
     model = randomized(LiteHRNet(small_extra(module_type)))

@@ -49,6 +49,15 @@ def _folded_conv(owner: nn.Module, module: nn.Module) -> nn.Conv2d:
     return conv
 
 
+def _pointwise(owner: nn.Module, module: nn.Module) -> nn.Conv2d:
+    """:func:`_folded_conv`, checked to be a plain 1x1 conv (it runs as a matrix product)."""
+    conv = _folded_conv(owner, module)
+    if (conv.kernel_size != (1, 1) or conv.stride != (1, 1) or conv.padding != (0, 0)
+            or conv.groups != 1):
+        raise _unsupported(owner, f'conv {conv!r} where a plain 1x1 conv was expected')
+    return conv
+
+
 def _activation(owner: nn.Module, modules: Sequence[ConvModule]) -> nn.Module:
     """The activation that ``modules`` (one per branch) share: parameter-free, one kind."""
     acts = [m.activate if m.with_activation else nn.Identity() for m in modules]
@@ -112,8 +121,8 @@ class DeployConditionalChannelWeighting(ConditionalChannelWeighting):
         module._crw_act = (_activation(module, [crw.conv1]), _activation(module, [crw.conv2]))
         module._sw_act = (_activation(module, [m.conv1 for m in sws]),
                           _activation(module, [m.conv2 for m in sws]))
-        mats = [[_folded_conv(module, getattr(m, c)) for m in sws] for c in ('conv1', 'conv2')]
-        crw1, crw2 = _folded_conv(module, crw.conv1), _folded_conv(module, crw.conv2)
+        mats = [[_pointwise(module, getattr(m, c)) for m in sws] for c in ('conv1', 'conv2')]
+        crw1, crw2 = _pointwise(module, crw.conv1), _pointwise(module, crw.conv2)
         buffers = {
             '_crw_weight1': crw1.weight, '_crw_bias1': _bias_of(crw1),
             '_crw_weight2': crw2.weight, '_crw_bias2': _bias_of(crw2),
@@ -170,12 +179,10 @@ class DeployMultiResolutionFusion(MultiResolutionFusion):
         for i, row in enumerate(module):
             for j in range(i + 1, n):
                 conv, norm, up = row[j]
-                c = _folded_conv(module, conv)
                 if not isinstance(norm, nn.Identity):
                     raise _unsupported(module, f'norm layer {type(norm).__name__} (norm_cfg): '
                                        'only BatchNorm folds')
-                if c.kernel_size != (1, 1) or c.stride != (1, 1) or c.groups != 1:
-                    raise _unsupported(module, f'lower-resolution term {i}.{j} conv {c!r}')
+                _pointwise(module, conv)
                 if up.mode != 'nearest' or float(up.scale_factor) != 2.0**(j - i):
                     raise _unsupported(module, f'upsampling {up!r}')
         for j in range(1, n):
