@@ -17,7 +17,8 @@ class CUDAGraphForward:
     static buffer, overwritten by the next call: clone it to keep it.
 
     Args:
-        module: a CUDA module taking one tensor, e.g. ``TensorMode(pose_model)``.
+        module: a CUDA module taking one tensor, e.g.
+            ``TensorForward(pose_model, first_output=True)`` (:mod:`litehrnet_mmpose.utils`).
         example: an input with the shape, dtype, device and memory format of every call.
         autocast_dtype: capture under ``torch.autocast('cuda', dtype=...)`` (e.g.
             ``torch.float16``); None: no autocast.
