@@ -5,9 +5,15 @@ from typing import Any, Callable, List, Sequence
 
 import numpy as np
 
-# importing torch.utils.benchmark logs a warning about CUDA_HOME on CPU-only machines
-logging.getLogger('torch.utils.cpp_extension').setLevel(logging.ERROR)
-from torch.utils.benchmark import Timer  # noqa: E402
+# importing torch.utils.benchmark logs a warning about CUDA_HOME on CPU-only machines:
+# silenced for that import only, the logger's level restored after it
+_cpp_log = logging.getLogger('torch.utils.cpp_extension')
+_level = _cpp_log.level
+_cpp_log.setLevel(logging.ERROR)
+try:
+    from torch.utils.benchmark import Timer  # noqa: E402
+finally:
+    _cpp_log.setLevel(_level)
 
 
 def time_calls(fn: Callable[[], Any], repeats: int, warmup: int = 1) -> List[float]:

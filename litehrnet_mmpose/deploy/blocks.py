@@ -185,6 +185,7 @@ class DeployMultiResolutionFusion(MultiResolutionFusion):
                 _pointwise(module, conv)
                 if up.mode != 'nearest' or float(up.scale_factor) != 2.0**(j - i):
                     raise _unsupported(module, f'upsampling {up!r}')
+        module._up_widths = [[]]
         for j in range(1, n):
             convs = [module[i][j][0] for i in range(min(j, len(module)))]
             module.register_buffer(f'_up_weight{j}',
@@ -192,8 +193,7 @@ class DeployMultiResolutionFusion(MultiResolutionFusion):
                                    persistent=False)
             module.register_buffer(f'_up_bias{j}', torch.cat([_bias_of(c) for c in convs]),
                                    persistent=False)
-        module._up_widths = [[c.weight.shape[0] for c in (module[i][j][0] for i in range(
-            min(j, len(module))))] for j in range(n)]
+            module._up_widths.append([c.out_channels for c in convs])
         for i in range(1, len(module)):
             leaves = [m for m in module[i][0].modules() if next(m.children(), None) is None]
             last = max(k for k, m in enumerate(leaves) if isinstance(m, nn.Conv2d))

@@ -33,4 +33,5 @@ def fuse_conv_bn(module: nn.Module) -> int:
                              f'(order={m.order}): deploy cannot fold it')
     with torch.no_grad():
         mmcv.cnn.fuse_conv_bn(module)
-    return sum(1 for _, bn in bns if not any(m is bn for m in module.modules()))
+    remaining = {id(m) for m in module.modules()}
+    return sum(1 for _, bn in bns if id(bn) not in remaining)
