@@ -12,14 +12,19 @@ venv:
 	bash tools/setup_env.sh
 
 QUICKSTART_IMG := samples/coco/images/000000196141.jpg
+QUICKSTART_CLIP := samples/video/pan_zoom_196141.mp4
 
-# Train + evaluate (AP before and after) on the bundled images, then draw the predicted
-# skeletons of the trained model on one of them.
+# Train + evaluate (AP before and after) on the bundled images, draw the predicted
+# skeletons of the trained model on one of them, then turn the bundled clip (a camera
+# panning across that photo) into an annotated video with tracking.
 quickstart: venv
 	$(PY) tools/train.py $(QUICKSTART_CFG) --work-dir $(QUICKSTART_DIR)
 	$(PY) tools/demo.py $(QUICKSTART_CFG) "$$(cat $(QUICKSTART_DIR)/last_checkpoint)" \
 		$(QUICKSTART_IMG) --bboxes samples/coco/person_detection_sample.json \
 		--bbox-thr 0.5 --out $(QUICKSTART_DIR)/skeletons.png
+	$(PY) tools/inference.py $(QUICKSTART_CLIP) --pose2d $(QUICKSTART_CFG) --deploy \
+		--pose2d-weights "$$(cat $(QUICKSTART_DIR)/last_checkpoint)" \
+		--vis-out-dir $(QUICKSTART_DIR) --pred-out-dir $(QUICKSTART_DIR)
 
 test: venv
 	$(PY) -m pytest tests

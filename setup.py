@@ -22,6 +22,9 @@ setup(
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     python_requires='>=3.9',
+    # litehrnet_runtime (runtime/: the torch-free inference, which the tools and apis use) is
+    # its own distribution, installed beside this one: `pip install -e runtime -e .`
+    # (tools/setup_env.sh); `pip install ./runtime` installs it alone (numpy, OpenCV, ORT).
     packages=find_packages(include=['litehrnet_mmpose', 'litehrnet_mmpose.*']),
     # Ranges, not pins: ``pip install -e .`` must accept an existing OpenMMLab stack. The
     # exact pins measured on Python 3.11 live in requirements/ (tools/setup_env.sh).
@@ -38,6 +41,7 @@ setup(
     extras_require={
         'seg': ['mmsegmentation>=1.2.0,<1.3'],
         'deploy': ['onnx', 'onnxruntime'],
+        'openvino': ['openvino'],
         'tests': ['pytest'],
     },
     zip_safe=False,

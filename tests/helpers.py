@@ -18,6 +18,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from litehrnet_mmpose import ARCH_SETTINGS, MODELS
 
 ROOT = Path(__file__).resolve().parents[1]
+QUICKSTART_CONFIG = str(ROOT / 'configs/quickstart/litehrnet_18_sample_coco_256x192.py')
 
 # ------------------------------------------------------------------ backbones
 

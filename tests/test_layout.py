@@ -92,3 +92,41 @@ def test_models_delegate_to_deploy_once() -> None:
 @pytest.mark.parametrize('path', SOURCES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_files_stay_small(path: Path) -> None:
     assert len(path.read_text().splitlines()) <= MAX_LINES
+
+
+# ------------------------------------------------------------------ the torch-free runtime
+RUNTIME = PACKAGE.parent / 'runtime' / 'litehrnet_runtime'
+RUNTIME_SOURCES = sorted(RUNTIME.glob('*.py'))
+#: What the runtime may import besides the standard library (its pyproject dependencies).
+RUNTIME_DEPS = {'numpy', 'cv2', 'onnxruntime', 'openvino'}
+
+
+def top_level_imports(source: str) -> Iterator[Tuple[int, str]]:
+    """(line, top-level package) of every absolute import in ``source``, at any depth."""
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and not node.level:
+            yield node.lineno, node.module.split('.')[0]
+        elif isinstance(node, ast.Import):
+            yield from ((node.lineno, a.name.split('.')[0]) for a in node.names)
+
+
+@pytest.mark.parametrize('path', RUNTIME_SOURCES, ids=lambda p: p.name)
+def test_runtime_imports_only_its_dependencies(path: Path) -> None:
+    """litehrnet_runtime imports the standard library, numpy, OpenCV and the runtimes, never
+    torch or OpenMMLab (tests/test_runtime_torch_free.py runs it with those blocked)."""
+    import sys
+    bad = [f'line {line} imports {name}' for line, name in top_level_imports(path.read_text())
+           if name not in RUNTIME_DEPS and name not in sys.stdlib_module_names]
+    assert not bad
+    assert len(path.read_text().splitlines()) <= MAX_LINES
+
+
+def test_runtime_install_pulls_only_numpy_opencv_onnxruntime() -> None:
+    import tomllib
+    project = tomllib.loads((RUNTIME.parent / 'pyproject.toml').read_text())['project']
+    assert project['dependencies'] == ['numpy', 'opencv-python-headless>=4.8,<5', 'onnxruntime']
+    assert project['optional-dependencies'] == {'openvino': ['openvino']}
+
+
+def test_the_runtime_checker_flags_torch() -> None:
+    assert [n for _, n in top_level_imports('def f():\n    import torch.nn\n')] == ['torch']

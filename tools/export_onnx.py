@@ -3,10 +3,14 @@ ONNX Runtime against PyTorch and time both on the CPU.
 
     python tools/export_onnx.py CONFIG [CHECKPOINT] [--shape H W] [--batch N] [--dynamic-batch]
         [--out model.onnx] [--deploy] [--opset 17] [--repeats 20] [--threads T]
+        [--openvino-ir model.xml]
 
 The input is the normalised image batch (N, 3, H, W); the output the heatmaps. ``--deploy``
-exports the BN-folded inference graph (``litehrnet_mmpose.deploy.switch_to_deploy``).
-Exits with status 1 when ONNX Runtime and PyTorch differ by more than ``--atol``.
+exports the BN-folded inference graph (``litehrnet_mmpose.deploy.switch_to_deploy``). The
+file carries what inference needs as metadata (input size, mean / std, channel order,
+decoder, flip test, keypoint names, skeleton, flip pairs), so ``tools/inference.py`` and
+the torch-free ``litehrnet_runtime`` run it alone. Exits with status 1 when ONNX Runtime
+and PyTorch differ by more than ``--atol``.
 """
 import argparse
 import json
@@ -18,6 +22,8 @@ import torch
 from litehrnet_mmpose.analysis import summarize, time_calls
 from litehrnet_mmpose.apis.models import build_pose_model, resolve_input_hw
 from litehrnet_mmpose.deploy import export_onnx, ort_run, ort_session, switch_to_deploy
+from litehrnet_mmpose.deploy.export import save_openvino_ir
+from litehrnet_mmpose.deploy.metadata import pose_metadata
 from litehrnet_mmpose.utils import TensorForward
 
 
@@ -39,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument('--repeats', type=int, default=20, help='timed runs (0: no timing)')
     parser.add_argument('--threads', type=int, help='CPU threads for both runtimes')
     parser.add_argument('--json', help='also write the results to this JSON file')
+    parser.add_argument('--openvino-ir', metavar='XML',
+                        help='also save an OpenVINO IR (.xml + .bin) with the same metadata')
     return parser
 
 
@@ -79,11 +87,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     if divisor and (h % divisor or w % divisor):
         parser.error(f'--shape: {h} {w} (H W): the backbone ({type(model.backbone).__name__}) '
                      f'needs a height and width divisible by {divisor}')
+    module = TensorForward(model, first_output=True).eval()
+    with torch.inference_mode():
+        heatmap_hw = tuple(module(torch.zeros(1, 3, h, w)).shape[2:])
+    metadata = pose_metadata(model, (h, w), heatmap_hw)
     if args.deploy:
         switch_to_deploy(model)
-    module = TensorForward(model, first_output=True).eval()
     export_onnx(module, args.out, (args.batch, 3, h, w), dynamic_batch=args.dynamic_batch,
-                opset=args.opset)
+                opset=args.opset, metadata=metadata)
+    if args.openvino_ir:
+        save_openvino_ir(args.out, args.openvino_ir)
 
     session = ort_session(args.out, args.threads)
     # With a dynamic batch, check a batch size other than the exported example's too.

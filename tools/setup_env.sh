@@ -31,9 +31,9 @@ export MAX_JOBS="${MAX_JOBS:-$(nproc)}"
 "${PIP[@]}" --no-deps -r "$ROOT/requirements/openmmlab.txt"
 # 5. xtcocotools from source: its PyPI wheel is built for numpy 1 and crashes under numpy 2.
 "${PIP[@]}" --no-deps --no-build-isolation --no-binary xtcocotools -r "$ROOT/requirements/xtcocotools.txt"
-# 6. test / benchmark / lint tools and this package itself (editable).
+# 6. test / benchmark / lint tools, the torch-free runtime and this package (editable).
 "${PIP[@]}" -r "$ROOT/requirements/tests.txt"
 "${PIP[@]}" -r "$ROOT/requirements/lint.txt"
-"${PIP[@]}" --no-deps --no-build-isolation -e "$ROOT"
-"$VENV/bin/python" -c "import mmpose.models, mmseg.models, mmpose.visualization, xtcocotools.coco, litehrnet_mmpose"
+"${PIP[@]}" --no-deps --no-build-isolation -e "$ROOT/runtime" -e "$ROOT"
+"$VENV/bin/python" -c "import mmpose.models, mmseg.models, mmpose.visualization, xtcocotools.coco, litehrnet_mmpose, litehrnet_runtime"
 echo "$WANT" > "$STAMP"

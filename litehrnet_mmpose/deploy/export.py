@@ -1,23 +1,29 @@
-"""ONNX export and ONNX Runtime sessions (CPU)."""
+"""ONNX export (with the runtime's inference metadata), OpenVINO IR, ONNX Runtime sessions."""
+import json
 import warnings
-from typing import Any, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 import torch
 import torch.nn as nn
 from torch import Tensor
 
+from litehrnet_runtime.meta import METADATA_KEY
+
 
 def export_onnx(module: nn.Module,
                 path: str,
                 input_shape: Sequence[int],
                 dynamic_batch: bool = False,
-                opset: int = 17) -> None:
+                opset: int = 17,
+                metadata: Optional[Dict[str, Any]] = None) -> None:
     """Export ``module`` (one image tensor in, one tensor out) to ONNX at ``path``.
 
     Uses the TorchScript-based exporter (``dynamo=False``: no ``onnxscript`` needed);
     input ``input`` of shape ``input_shape`` (N, C, H, W), output ``output``; with
-    ``dynamic_batch`` the batch axis of both is symbolic.
+    ``dynamic_batch`` the batch axis of both is symbolic. ``metadata`` (see
+    :func:`~.metadata.pose_metadata`) is stored as JSON in the file's ``metadata_props``
+    under ``litehrnet_mmpose``, where ``litehrnet_runtime`` reads it.
     """
     if len(input_shape) != 4 or not all(isinstance(d, int) and d > 0 for d in input_shape):
         raise ValueError(f'input_shape: expected 4 positive ints (N, C, H, W), got '
@@ -32,6 +38,23 @@ def export_onnx(module: nn.Module,
         torch.onnx.export(module, (x, ), path, input_names=['input'], output_names=['output'],
                           opset_version=opset, dynamic_axes=axes, dynamo=False,
                           do_constant_folding=True)
+    if metadata is not None:
+        import onnx
+        graph = onnx.load(path)
+        del graph.metadata_props[:]
+        graph.metadata_props.add(key=METADATA_KEY, value=json.dumps(metadata))
+        onnx.save(graph, path)
+
+
+def save_openvino_ir(onnx_path: str, xml_path: str) -> None:
+    """Convert an exported ONNX file to OpenVINO IR (``.xml`` + ``.bin``), keeping its
+    metadata under ``rt_info['litehrnet_mmpose']`` (needs the ``openvino`` package)."""
+    import openvino as ov
+    model = ov.Core().read_model(onnx_path)
+    key = ['framework', METADATA_KEY]
+    if model.has_rt_info(key):
+        model.set_rt_info(model.get_rt_info(key).astype(str), [METADATA_KEY])
+    ov.save_model(model, xml_path, compress_to_fp16=False)
 
 
 def ort_session(path: str, threads: Optional[int] = None) -> Any:
