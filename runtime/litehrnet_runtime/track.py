@@ -17,8 +17,10 @@ model still sees). Between detections a track's box is the bounding box of its c
 keypoints, enlarged by ``box_margin`` and shifted by ``motion`` times the box centre's last
 one-frame displacement (a damped constant-velocity guess, so fast pans at 30 fps keep the
 person inside the crop). A track is lost (dropped; the next frame re-detects) when too few
-of its keypoints are confident or their mean score is low; if that re-detection finds a box
-on its last box, it comes back with its id (people at the frame's edge flicker in and out).
+of its keypoints are confident or their mean score is low (a new detection that fails so on
+its first frame is dropped as a false positive, without re-detecting); if that re-detection
+finds a box on its last box, it comes back with its id (people at the frame's edge flicker
+in and out).
 Two tracks that converge on the same person are merged into the older one. Otherwise ids
 are never reused.
 """
@@ -222,6 +224,9 @@ class PoseTracker:
             box = None
             if conf.sum() >= self.min_keypoints and sc.mean() >= self.lost_score:
                 box = self._keypoint_box(track, pts[conf])
+            if box is None and track.keypoints is None:
+                continue  # a fresh detection the pose model rejects (clutter): not a loss,
+                # or a detector that keeps firing on it would run on every frame
             if box is None:
                 self._lost = True
                 track.centre = None
