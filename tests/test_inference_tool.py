@@ -94,7 +94,8 @@ def test_video_tracking_writes_annotated_video_and_json(pose_onnx: str, tmp_path
     assert 'fps' in proc.stdout and 'tracking: detector ran on' in proc.stdout
     ids = {p['track_id'] for f in data['frames'] for p in f['people']}
     assert None not in ids
-    cap = cv2.VideoCapture(str(next(tmp_path.glob(f'{CLIP.stem}.*[!n]'))))
+    video, = [p for p in tmp_path.iterdir() if p.suffix in ('.mp4', '.avi')]
+    cap = cv2.VideoCapture(str(video))
     assert int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) == 90
     ok, frame = cap.read()
     assert ok and frame.shape == (480, 640, 3)
@@ -217,3 +218,19 @@ def test_cli_with_an_mmdet_detector(rtmdet_tiny: str, pose_onnx: str, tmp_path: 
     scores = [p['bbox_score'] for p in people]
     assert scores == sorted(scores, reverse=True)
     assert all(len(p['keypoints']) == 17 for p in people)
+
+
+@pytest.mark.parametrize('display', [None, ':97'])
+def test_show_without_a_screen_is_refused(pose_onnx: str, display: str) -> None:
+    """No display: refused up front (OpenCV's Qt build would abort the process); a display
+    set but a headless OpenCV (or no X server at :97): refused by OpenCV's own check."""
+    import os
+    env = {k: v for k, v in os.environ.items() if k not in ('DISPLAY', 'WAYLAND_DISPLAY')}
+    if display:
+        env['DISPLAY'] = display
+    proc = subprocess.run([sys.executable, 'tools/inference.py', str(IMAGE), '--pose2d',
+                           pose_onnx, '--show'], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, env=env)
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    want = '--show: this OpenCV has no GUI' if display else '--show: no display'
+    assert want in proc.stderr, proc.stderr[-2000:]

@@ -28,6 +28,9 @@ export MAX_JOBS="${MAX_JOBS:-$(nproc)}"
 # 4. the runtime needs of mmpose/mmdet/mmseg imports, then the three packages without their
 #    metadata deps (mmpose's would pull chumpy, which does not build and is not needed).
 "${PIP[@]}" -r "$ROOT/requirements/runtime.txt"
+#    mmcv pulls opencv-python (GUI build: Qt, libGL); both wheels write the same cv2 files,
+#    so put the headless ones back last whatever order pip installed them in.
+"${PIP[@]}" --force-reinstall --no-deps -r <(grep '^opencv-python-headless' "$ROOT/requirements/runtime.txt")
 "${PIP[@]}" --no-deps -r "$ROOT/requirements/openmmlab.txt"
 # 5. xtcocotools from source: its PyPI wheel is built for numpy 1 and crashes under numpy 2.
 "${PIP[@]}" --no-deps --no-build-isolation --no-binary xtcocotools -r "$ROOT/requirements/xtcocotools.txt"

@@ -109,6 +109,11 @@ class _Window:
 
     def __init__(self) -> None:
         import cv2
+        if sys.platform.startswith('linux') and not (os.environ.get('DISPLAY')
+                                                     or os.environ.get('WAYLAND_DISPLAY')):
+            # OpenCV's Qt build aborts the process (not an exception) without a display
+            raise ValueError('--show: no display (DISPLAY is not set); write the drawn '
+                             'frames with --vis-out-dir instead')
         try:
             cv2.namedWindow('litehrnet_mmpose', cv2.WINDOW_NORMAL)
         except cv2.error as e:
