@@ -122,3 +122,31 @@ def test_dark_refinement_matches_mmpose() -> None:
     want = refine_keypoints_dark(get_heatmap_maximum(hm)[0][None], hm.copy(), 11)
     got = refine_dark(heatmap_maximum(hm[None])[0], hm[None], 11)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+
+
+def test_pose_estimator_api(pose_model: torch.nn.Module, pose_onnx: str) -> None:
+    """The few-line API: image in, people out; given boxes, a detector, or tracking."""
+    from litehrnet_runtime import Person, PoseEstimator
+    img = cv2.imread(str(COCO / 'images/000000196141.jpg'))
+    boxes = PEOPLE[str(COCO / 'images/000000196141.jpg')]
+    pose = PoseEstimator(pose_onnx, detector='whole-image', threads=1)
+    people = pose(img, boxes)
+    assert [type(p) for p in people] == [Person] * len(boxes)
+    want, _ = TopDownEstimator(TorchBackend(pose_model)).estimate(img, boxes)
+    np.testing.assert_allclose(np.stack([p.keypoints for p in people]), want, atol=0.5)
+    whole, = pose(img)
+    np.testing.assert_array_equal(whole.bbox, [0, 0, img.shape[1], img.shape[0]])
+    video = PoseEstimator(TorchBackend(pose_model), detector=lambda im: (boxes, np.ones(
+        len(boxes))), track=True, redetect_interval=3)
+    # (random weights: keypoints do not follow anyone; tracking proper is
+    # tests/test_runtime_track.py's, on the bundled clip's ground truth)
+    ids = [[p.track_id for p in video(img)] for _ in range(4)]
+    assert ids[0] == list(range(len(boxes))) and video.tracker.detector_calls >= 1
+    assert all(isinstance(i, int) for frame in ids for i in frame)
+    video.reset()
+    assert [p.track_id for p in video(img)] == list(range(len(boxes)))
+    assert video.timings['pose'] > 0 and video.timings['detect'] > 0
+    with pytest.raises(TypeError, match='detector'):
+        PoseEstimator(pose_onnx, detector=3)
+    with pytest.raises(ValueError, match='bbox_thr'):
+        PoseEstimator(pose_onnx, bbox_thr=2)
