@@ -8,6 +8,7 @@ import torch
 import torch.nn as nn
 from torch import Tensor
 
+from litehrnet_runtime.backends import ort_cpu_session
 from litehrnet_runtime.meta import METADATA_KEY
 
 
@@ -58,15 +59,10 @@ def save_openvino_ir(onnx_path: str, xml_path: str) -> None:
 
 
 def ort_session(path: str, threads: Optional[int] = None) -> Any:
-    """An ONNX Runtime CPU session for ``path`` (``threads``: intra-op threads)."""
-    import onnxruntime as ort
-    opts = ort.SessionOptions()
-    # Flush denormals, as :func:`time_calls`' callers do in PyTorch (set_flush_denormal).
-    opts.add_session_config_entry('session.set_denormal_as_zero', '1')
-    if threads is not None:
-        opts.intra_op_num_threads = threads
-        opts.inter_op_num_threads = 1
-    return ort.InferenceSession(path, opts, providers=['CPUExecutionProvider'])
+    """An ONNX Runtime CPU session for ``path`` (``threads``: intra-op threads), with the
+    runtime's settings (``litehrnet_runtime.backends.ort_cpu_session``: denormals flushed,
+    as :func:`time_calls`' callers do in PyTorch)."""
+    return ort_cpu_session(path, threads)
 
 
 def ort_run(session: Any, x: Tensor) -> np.ndarray:

@@ -53,20 +53,26 @@ class _ChunkedBackend:
         return np.concatenate(outs)
 
 
+def ort_cpu_session(path: str, threads: Optional[int] = None) -> Any:
+    """An ONNX Runtime CPU session for ``path``, denormals flushed (untrained or quantised
+    weights make them, ~100x slower on x86); ``threads``: intra-op threads."""
+    import onnxruntime as ort
+    opts = ort.SessionOptions()
+    opts.add_session_config_entry('session.set_denormal_as_zero', '1')
+    if threads is not None:
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+    return ort.InferenceSession(path, opts, providers=['CPUExecutionProvider'])
+
+
 class OnnxRuntimeBackend(_ChunkedBackend):
     """An exported ``.onnx`` file in ONNX Runtime (CPU; ``threads``: intra-op threads)."""
     name = 'onnxruntime'
 
     def __init__(self, path: str, threads: Optional[int] = None) -> None:
-        import onnxruntime as ort
         _check_file(path)
-        opts = ort.SessionOptions()
-        opts.add_session_config_entry('session.set_denormal_as_zero', '1')
-        if threads is not None:
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
         try:
-            self.session = ort.InferenceSession(path, opts, providers=['CPUExecutionProvider'])
+            self.session = ort_cpu_session(path, threads)
         except Exception as e:  # ORT raises its own Fail / InvalidProtobuf types
             raise ValueError(f'--pose2d {path}: ONNX Runtime cannot load it: {e}') from e
         custom = self.session.get_modelmeta().custom_metadata_map

@@ -28,16 +28,32 @@ def check_image(img: object, name: str = 'image') -> np.ndarray:
     return img
 
 
+def check_boxes(boxes: Any, name: str = 'boxes') -> np.ndarray:
+    """``boxes`` as (N, 4) float32 xyxy, finite with x1 < x2 and y1 < y2, else ValueError."""
+    arr = np.asarray(boxes, dtype=np.float32)
+    if arr.ndim == 1 and arr.size == 4:
+        arr = arr[None]
+    if arr.size == 0:
+        return np.zeros((0, 4), np.float32)
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(f'{name}: expected shape (N, 4) as [x1, y1, x2, y2], got {arr.shape}')
+    bad = ~np.isfinite(arr).all(1) | (arr[:, 2] <= arr[:, 0]) | (arr[:, 3] <= arr[:, 1])
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise ValueError(f'{name}[{i}]: expected finite [x1, y1, x2, y2] with x1 < x2 and '
+                         f'y1 < y2, got {arr[i].tolist()}')
+    return arr
+
+
 def check_bboxes(bboxes: np.ndarray, shape: Tuple[int, ...], name: str = 'bboxes') -> None:
-    """Person boxes: (N, 4) finite x1 < x2, y1 < y2, each overlapping the image."""
+    """Person boxes: (N, 4) finite x1 < x2, y1 < y2 (:func:`check_boxes`), each overlapping
+    the image."""
     if bboxes.ndim != 2 or bboxes.shape[1] != 4:
         raise ValueError(f'{name}: expected shape (N, 4) as [x1, y1, x2, y2], got '
                          f'{bboxes.shape}')
+    check_boxes(bboxes, name)
     h, w = shape[:2]
     for i, (x1, y1, x2, y2) in enumerate(bboxes.tolist()):
-        if not np.all(np.isfinite([x1, y1, x2, y2])) or x2 <= x1 or y2 <= y1:
-            raise ValueError(f'{name}[{i}]: expected finite [x1, y1, x2, y2] with x1 < x2 and '
-                             f'y1 < y2, got {[x1, y1, x2, y2]}')
         if x2 <= 0 or y2 <= 0 or x1 >= w or y1 >= h:
             raise ValueError(f'{name}[{i}]: {[x1, y1, x2, y2]} lies outside the {w}x{h} '
                              'image')

@@ -17,7 +17,7 @@ from typing import Any, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .boxes import check_image
+from .boxes import check_boxes, check_image
 
 Detections = Tuple[np.ndarray, np.ndarray]
 
@@ -26,23 +26,6 @@ _HOG_WINDOW = (64, 128)  # width, height of the default people detector's window
 
 def _empty() -> Detections:
     return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
-
-
-def check_boxes(boxes: Any, name: str = 'boxes') -> np.ndarray:
-    """``boxes`` as (N, 4) float32 xyxy, finite with x1 < x2 and y1 < y2, else ValueError."""
-    arr = np.asarray(boxes, dtype=np.float32)
-    if arr.ndim == 1 and arr.size == 4:
-        arr = arr[None]
-    if arr.size == 0:
-        return np.zeros((0, 4), np.float32)
-    if arr.ndim != 2 or arr.shape[1] != 4:
-        raise ValueError(f'{name}: expected shape (N, 4) as [x1, y1, x2, y2], got {arr.shape}')
-    bad = ~np.isfinite(arr).all(1) | (arr[:, 2] <= arr[:, 0]) | (arr[:, 3] <= arr[:, 1])
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f'{name}[{i}]: expected finite [x1, y1, x2, y2] with x1 < x2 and '
-                         f'y1 < y2, got {arr[i].tolist()}')
-    return arr
 
 
 def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -28,8 +28,8 @@ from typing import Any, Callable, List, Optional, Tuple
 
 import numpy as np
 
-from .boxes import check_image
-from .detect import check_boxes, iou_matrix
+from .boxes import check_boxes, check_image
+from .detect import iou_matrix
 
 Detector = Callable[[np.ndarray], Tuple[np.ndarray, np.ndarray]]
 # Tracks whose confident keypoints lie this close (median, as a fraction of the box's longer
