@@ -18,11 +18,12 @@ from .blocks import DEPLOY_CLASSES, convert_blocks
 from .cuda_graph import CUDAGraphForward
 from .export import export_onnx, ort_run, ort_session
 from .fold import fuse_conv_bn
+from .graph import GraphLiteHRNet, to_graph
 from .layout import PointwiseConv2d
 
 __all__ = [
-    'CUDAGraphForward', 'DEPLOY_CLASSES', 'DeployedBackbone', 'PointwiseConv2d',
-    'export_onnx', 'fuse_conv_bn', 'ort_run', 'ort_session', 'switch_to_deploy'
+    'CUDAGraphForward', 'DEPLOY_CLASSES', 'DeployedBackbone', 'GraphLiteHRNet', 'PointwiseConv2d',
+    'export_onnx', 'fuse_conv_bn', 'ort_run', 'ort_session', 'switch_to_deploy', 'to_graph'
 ]
 
 
