@@ -173,8 +173,6 @@ class GraphWeighting(nn.Module):
     giving the gates, each upsampled to its branch (an equal-shape multiply, which ONNX
     Runtime keeps in its blocked layout; a broadcast one it does not)."""
 
-    GATE_UPSAMPLE = __import__('os').environ.get('GATE', '1') == '1'
-
     def __init__(self, m: ConditionalChannelWeighting, perms: Sequence[Tensor],
                  align: int = 1) -> None:
         super().__init__()
@@ -189,20 +187,23 @@ class GraphWeighting(nn.Module):
             _activation(m, [s.conv1 for s in sws]),
             _gated(m, _activation(m, [s.conv2 for s in sws]))])
         c1, c2 = _folded_conv(m, crw.conv1), _folded_conv(m, crw.conv2)
-        self.crw1 = GraphConv(*_expand(c1.weight, _bias_of(c1), perms, halves, rows=False, align=align),
-                              act=self.acts[0])
-        w2, b2 = _expand(c2.weight, _bias_of(c2), perms, halves, rows=True, align=align)
-        self.crw2 = nn.ModuleList([
-            GraphConv(w2[a:b], b2[a:b], act=self.acts[1]) for a, b in zip(offsets, offsets[1:])])
         s1 = [_folded_conv(m, s.conv1) for s in sws]
         s2 = [_folded_conv(m, s.conv2) for s in sws]
-        w1 = torch.block_diag(*[c.weight.flatten(1) for c in s1])[..., None, None]
-        w2 = torch.block_diag(*[c.weight.flatten(1) for c in s2])[..., None, None]
-        self.sw1 = GraphConv(*_expand(w1, torch.cat([_bias_of(c) for c in s1]), perms,
-                                      halves, rows=False, align=align), act=self.acts[2])
-        w2, b2 = _expand(w2, torch.cat([_bias_of(c) for c in s2]), perms, halves, rows=True, align=align)
-        self.sw2 = nn.ModuleList([
-            GraphConv(w2[a:b], b2[a:b], act=self.acts[3]) for a, b in zip(offsets, offsets[1:])])
+        # the spatial weightings of all branches as one block-diagonal conv pair
+        sw1 = (torch.block_diag(*[c.weight.flatten(1) for c in s1])[..., None, None],
+               torch.cat([_bias_of(c) for c in s1]))
+        sw2 = (torch.block_diag(*[c.weight.flatten(1) for c in s2])[..., None, None],
+               torch.cat([_bias_of(c) for c in s2]))
+        self.crw1 = GraphConv(*_expand(c1.weight, _bias_of(c1), perms, halves, False, align),
+                              act=self.acts[0])
+        self.sw1 = GraphConv(*_expand(*sw1, perms, halves, False, align), act=self.acts[2])
+        convs = []
+        for (w, b), act in (((_expand(c2.weight, _bias_of(c2), perms, halves, True, align)),
+                             self.acts[1]), (_expand(*sw2, perms, halves, True, align),
+                                             self.acts[3])):
+            convs.append(nn.ModuleList([GraphConv(w[a:z], b[a:z], act=act)
+                                        for a, z in zip(offsets, offsets[1:])]))
+        self.crw2, self.sw2 = convs
         dws = []
         for perm, h, dw in zip(perms, halves, m.depthwise_convs):
             conv = _folded_conv(m, dw)
@@ -226,7 +227,7 @@ class GraphWeighting(nn.Module):
         out = []
         for t, conv in zip(y, self.sw2):
             g = conv(hidden)
-            out.append(t * (_upsampled(g, t) if self.GATE_UPSAMPLE else g))
+            out.append(t * _upsampled(g, t))
         return out
 
 
@@ -341,9 +342,10 @@ class GraphHead(nn.Module):
         y: Tensors = []
         last: Optional[Tensor] = None
         for s, project in zip(x[::-1], self.projects):
-            if last is not None:
-                size = (int(s.shape[-2]), int(s.shape[-1]))
-                s = s + F.interpolate(last, size=size, mode='bilinear', align_corners=True)
+            if last is not None:  # constant scales, not sizes: no shape arithmetic in graphs
+                scale = (s.shape[-2] / last.shape[-2], s.shape[-1] / last.shape[-1])
+                s = s + F.interpolate(last, scale_factor=tuple(float(k) for k in scale),
+                                      mode='bilinear', align_corners=True)
             last = project(s)
             y.append(last)
         return y[::-1]
