@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 
 from litehrnet_mmpose.deploy import GraphLiteHRNet, export_onnx, switch_to_deploy, to_graph
-from litehrnet_mmpose.deploy.graph import SATURATE
+from litehrnet_mmpose.deploy.slots import SATURATE
 
 from .helpers import ARCHS, H, W, build, build_small, randomize_bn
 

@@ -141,6 +141,13 @@ def open_runtime(runtime: str, path: str, threads: int) -> Callable[[np.ndarray]
     """A function running the exported file in ``runtime`` with ``threads`` threads."""
     if runtime == 'onnxruntime':
         session = ort_session(path, threads)
+        if threads > 1:  # idle pools of the other variants' sessions would spin on our cores
+            import onnxruntime as ort
+            opts = ort.SessionOptions()
+            opts.add_session_config_entry('session.set_denormal_as_zero', '1')
+            opts.add_session_config_entry('session.intra_op.allow_spinning', '0')
+            opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
+            session = ort.InferenceSession(path, opts, providers=['CPUExecutionProvider'])
         return lambda x: session.run(None, {'input': x})
     import openvino as ov
     compiled = ov.Core().compile_model(path, 'CPU', {'PERFORMANCE_HINT': 'LATENCY',
