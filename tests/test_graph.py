@@ -176,3 +176,25 @@ def test_exported_pose_graph_has_no_layout_nodes(pose_model: nn.Module, tmp_path
     export_onnx(TensorForward(to_graph(pose_model), first_output=True), path, (1, 3, 256, 192))
     ops = {n.op_type for n in onnx.load(path).graph.node}
     assert ops <= GRAPH_OPS, ops - GRAPH_OPS
+
+
+@pytest.mark.slow
+def test_benchmark_runtimes_quick_mode_writes_every_row(tmp_path: Path) -> None:
+    """The runtime benchmark's smoke run: every variant in every installed runtime, each
+    checked against PyTorch before it is timed (no timing is asserted)."""
+    import json
+
+    from .helpers import load_tool
+    runtimes = _runtimes()
+    if not runtimes:
+        pytest.skip('neither onnxruntime nor openvino is installed')
+    out = tmp_path / 'bench.json'
+    assert load_tool('benchmark_runtimes').main(['--quick', '--out-json', str(out)]) == 0
+    result = json.loads(out.read_text())
+    rows = next(iter(result['results'].values()))
+    got = {(r['runtime'], r['batch'], r['variant']) for r in rows}
+    assert got == {(rt, b, v) for rt in runtimes for b in (1, 2)
+                   for v in ('rtmpose-t', 'mmpose', 'ours-deploy', 'ours-graph')}
+    # the tool stops beyond 1e-4 x max(1, |output|); RTMPose-t's outputs reach about 10
+    assert all(r['max_abs_diff'] <= 1e-3 and r['median'] > 0 for r in rows)
+    assert result['meta']['quick'] is True

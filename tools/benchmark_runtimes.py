@@ -1,7 +1,7 @@
 """Latency in the deployment runtimes (ONNX Runtime, OpenVINO) of our exported Lite-HRNet
 against MMPose's Lite-HRNet and MMPose's RTMPose-t, in one process.
 
-    python tools/benchmark_runtimes.py [--configs CFG ...] [--quick] [--shape H W]
+    python tools/benchmark_runtimes.py [--configs CFG ...] [--quick]
         [--runtimes onnxruntime openvino] [--threads 1 2] [--batches 1 8] [--repeats N]
         [--out-json F] [--out-table F]
 
@@ -50,6 +50,10 @@ DEFAULT_CONFIGS = ['configs/top_down/lite_hrnet/coco/litehrnet_18_coco_256x192.p
 RTMPOSE_T = 'body_2d_keypoint/rtmpose/coco/rtmpose-t_8xb256-420e_coco-256x192.py'
 PEERS = ('rtmpose-t', 'mmpose')
 RUNTIMES = ('onnxruntime', 'openvino')
+PAUSE_S = 0.02
+#: RTMPose-t's head is built for its input size (a fixed-size linear layer), so every
+#: variant runs at it: the configs' size too.
+SHAPE = (256, 192)
 Row = Dict[str, Any]
 
 
@@ -58,10 +62,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description='Ours vs MMPose Lite-HRNet vs RTMPose-t in ONNX '
                                 'Runtime and OpenVINO')
     p.add_argument('--configs', nargs='+', default=DEFAULT_CONFIGS, help='pose configs')
-    p.add_argument('--shape', type=int, nargs=2, metavar=('H', 'W'), default=None,
-                   help='input size (default 256 192; --quick: 128 96)')
     p.add_argument('--quick', action='store_true',
-                   help='smoke run: 128x96, 2 repeats, batch 1 and 2, 1 thread')
+                   help='smoke run: 2 repeats, batch 1 and 2, 1 thread')
     p.add_argument('--runtimes', nargs='+', default=None, choices=RUNTIMES,
                    help='default: every one installed')
     p.add_argument('--threads', type=int, nargs='+', help='intra-op threads (default 1 2)')
@@ -71,7 +73,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--out-table', help='write the table (Markdown) to this file')
     args = p.parse_args(argv)
     quick = args.quick
-    args.shape = tuple(args.shape or ((128, 96) if quick else (256, 192)))
+    args.shape = SHAPE
     args.threads = args.threads or ([1] if quick else [1, 2])
     args.batches = args.batches or ([1, 2] if quick else [1, 8])
     args.repeats = args.repeats or (2 if quick else 30)
@@ -80,8 +82,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
             p.error(f'--{name}: expected positive ints, got {getattr(args, name)}')
     if args.repeats < 1:
         p.error(f'--repeats: expected a positive int, got {args.repeats}')
-    if any(s < 32 or s % 32 for s in args.shape):
-        p.error(f'--shape: H and W must be positive multiples of 32, got {list(args.shape)}')
     installed = [r for r in RUNTIMES if _importable(r)]
     args.runtimes = args.runtimes or installed
     missing = [r for r in args.runtimes if r not in installed]
@@ -141,13 +141,6 @@ def open_runtime(runtime: str, path: str, threads: int) -> Callable[[np.ndarray]
     """A function running the exported file in ``runtime`` with ``threads`` threads."""
     if runtime == 'onnxruntime':
         session = ort_session(path, threads)
-        if threads > 1:  # idle pools of the other variants' sessions would spin on our cores
-            import onnxruntime as ort
-            opts = ort.SessionOptions()
-            opts.add_session_config_entry('session.set_denormal_as_zero', '1')
-            opts.add_session_config_entry('session.intra_op.allow_spinning', '0')
-            opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-            session = ort.InferenceSession(path, opts, providers=['CPUExecutionProvider'])
         return lambda x: session.run(None, {'input': x})
     import openvino as ov
     compiled = ov.Core().compile_model(path, 'CPU', {'PERFORMANCE_HINT': 'LATENCY',
@@ -195,9 +188,12 @@ def runtime_rows(variants: Dict[str, nn.Module], args: argparse.Namespace) -> Li
                     for k, m in variants.items():
                         runs[k] = open_runtime(runtime, paths[k], threads)
                         diffs[k] = check(f'{k} in {runtime}', m, runs[k], batch, args.shape)
+                    # a pause before each call: the previous variant's idle thread pool
+                    # (ORT spins a while after a run) must not share our cores; a video's
+                    # frames come with such gaps anyway
                     fns = {k: (lambda r=r: r(x)) for k, r in runs.items()}
-                    stats = {k: summarize(v) for k, v in
-                             interleaved(fns, args.repeats, warmup=3).items()}
+                    stats = {k: summarize(v) for k, v in interleaved(
+                        fns, args.repeats, warmup=3, pause_s=PAUSE_S).items()}
                     for k, s in stats.items():
                         rows.append(dict(runtime=runtime, threads=threads, batch=batch,
                                          variant=k, max_abs_diff=diffs[k], **s,
@@ -218,6 +214,18 @@ def format_table(rows: List[Row]) -> str:
     return '\n'.join(lines)
 
 
+def cpu_model() -> str:
+    """The CPU's model name (Linux /proc/cpuinfo), else the platform's processor string."""
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def versions() -> Dict[str, Optional[str]]:
     """Versions of torch and the runtimes."""
     out: Dict[str, Optional[str]] = {'torch': torch.__version__}
@@ -233,7 +241,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     """Run the benchmark; returns the exit status."""
     args = parse_args(argv)
     torch.set_flush_denormal(True)
-    meta = dict(versions(), cpu=platform.processor() or platform.machine(),
+    meta = dict(versions(), cpu=cpu_model(),
                 cpu_count=os.cpu_count(), shape=list(args.shape), repeats=args.repeats,
                 quick=args.quick,
                 command=' '.join(['python', 'tools/benchmark_runtimes.py'] +

@@ -5,6 +5,7 @@ import ctypes
 import os
 import os.path as osp
 import sys
+import time
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import torch
@@ -14,15 +15,19 @@ from .timing import time_calls
 Fn = Callable[[], Any]
 
 
-def interleaved(fns: Dict[str, Fn], repeats: int, warmup: int = 1) -> Dict[str, List[float]]:
+def interleaved(fns: Dict[str, Fn], repeats: int, warmup: int = 1,
+                pause_s: float = 0.0) -> Dict[str, List[float]]:
     """Time every function ``repeats`` times, one call of each in turn (the order rotates
-    each round), after ``warmup`` untimed calls of each."""
+    each round), after ``warmup`` untimed calls of each; ``pause_s``: an untimed sleep
+    before each call (lets the previous function's idle worker threads stop spinning)."""
     names = list(fns)
     for name in names:
         time_calls(fns[name], repeats=1, warmup=warmup)
     times: Dict[str, List[float]] = {n: [] for n in names}
     for r in range(repeats):
         for name in names[r % len(names):] + names[:r % len(names)]:
+            if pause_s:
+                time.sleep(pause_s)
             times[name] += time_calls(fns[name], repeats=1, warmup=0)
     return times
 
