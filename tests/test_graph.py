@@ -198,3 +198,17 @@ def test_benchmark_runtimes_quick_mode_writes_every_row(tmp_path: Path) -> None:
     # the tool stops beyond 1e-4 x max(1, |output|); RTMPose-t's outputs reach about 10
     assert all(r['max_abs_diff'] <= 1e-3 and r['median'] > 0 for r in rows)
     assert result['meta']['quick'] is True
+
+
+def test_dynamic_batch_export_names_every_batch_axis(tmp_path: Path) -> None:
+    """With a dynamic batch every 4-d tensor's first axis carries the input's name, which
+    ONNX Runtime needs to keep its blocked layout across the element-wise ops."""
+    import onnx
+    path = str(tmp_path / 'dynamic.onnx')
+    export_onnx(_AllOutputs(to_graph(eval_model('LITE'))), path, (1, 3, H, W),
+                dynamic_batch=True)
+    graph = onnx.load(path).graph
+    shapes = [v.type.tensor_type.shape for v in list(graph.value_info) + list(graph.output)]
+    four_d = [s for s in shapes if len(s.dim) == 4]
+    assert len(four_d) > 50
+    assert all(s.dim[0].dim_param == 'batch' for s in four_d)

@@ -39,12 +39,33 @@ def export_onnx(module: nn.Module,
         torch.onnx.export(module, (x, ), path, input_names=['input'], output_names=['output'],
                           opset_version=opset, dynamic_axes=axes, dynamo=False,
                           do_constant_folding=True)
+    if metadata is None and not dynamic_batch:
+        return
+    import onnx
+    graph = onnx.load(path)
+    if dynamic_batch:
+        graph = _named_batch(graph)
     if metadata is not None:
-        import onnx
-        graph = onnx.load(path)
         del graph.metadata_props[:]
         graph.metadata_props.add(key=METADATA_KEY, value=json.dumps(metadata))
-        onnx.save(graph, path)
+    onnx.save(graph, path)
+
+
+def _named_batch(graph: Any) -> Any:
+    """``graph`` with the shapes of its tensors inferred and the unknown first axis of
+    every 4-d one named as the input's batch axis. Without it ONNX Runtime cannot prove
+    that the two inputs of an element-wise op (a branch and its upsampled weights) have
+    one shape, and leaves its blocked NCHWc layout around each (327 reorders instead of 1
+    in the runtime graph, 1.2x slower). Image-model graphs: every 4-d tensor is batch-first."""
+    import onnx
+    graph = onnx.shape_inference.infer_shapes(graph)
+    batch = graph.graph.input[0].type.tensor_type.shape.dim[0].dim_param
+    for value in list(graph.graph.value_info) + list(graph.graph.output):
+        shape = value.type.tensor_type.shape
+        if value.type.tensor_type.HasField('shape') and len(shape.dim) == 4 and not shape.dim[
+                0].HasField('dim_value'):
+            shape.dim[0].dim_param = batch
+    return graph
 
 
 def save_openvino_ir(onnx_path: str, xml_path: str) -> None:
