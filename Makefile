@@ -16,7 +16,8 @@ QUICKSTART_CLIP := samples/video/pan_zoom_196141.mp4
 
 # Train + evaluate (AP before and after) on the bundled images, draw the predicted
 # skeletons of the trained model on one of them, then turn the bundled clip (a camera
-# panning across that photo) into an annotated video with tracking.
+# panning across that photo) into an annotated video with tracking (its people's boxes
+# from the clip's ground truth: the offline HOG detector finds few of them).
 quickstart: venv
 	$(PY) tools/train.py $(QUICKSTART_CFG) --work-dir $(QUICKSTART_DIR)
 	$(PY) tools/demo.py $(QUICKSTART_CFG) "$$(cat $(QUICKSTART_DIR)/last_checkpoint)" \
@@ -24,6 +25,7 @@ quickstart: venv
 		--bbox-thr 0.5 --out $(QUICKSTART_DIR)/skeletons.png
 	$(PY) tools/inference.py $(QUICKSTART_CLIP) --pose2d $(QUICKSTART_CFG) --deploy \
 		--pose2d-weights "$$(cat $(QUICKSTART_DIR)/last_checkpoint)" \
+		--bboxes samples/video/pan_zoom_196141.boxes.json \
 		--vis-out-dir $(QUICKSTART_DIR) --pred-out-dir $(QUICKSTART_DIR)
 
 test: venv

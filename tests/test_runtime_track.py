@@ -182,6 +182,8 @@ def test_make_clip_is_deterministic(tmp_path: Path, capsys: pytest.CaptureFixtur
     frames = decode(tmp_path / 'a.avi')
     assert len(frames) == 5 and frames[0].shape == (120, 160, 3)
     assert gts[0]['per_frame'][0]['matrix'] == gts[0]['per_frame'][-1]['matrix']  # round trip
+    boxes = json.loads((tmp_path / 'a.boxes.json').read_text())
+    assert boxes == tool.gt_detections(gts[0]) and {b['image_id'] for b in boxes} <= set(range(5))
     argv = ['--image', str(PHOTO), '--ann', str(COCO_ANN), '--size', '96', '64', '--out',
             str(tmp_path / 'c.mp4')]
     tool.main(argv + ['--frames', '3'])
@@ -389,3 +391,33 @@ def test_tracker_bad_calls() -> None:
         tracker.update(np.zeros((1, 17, 2)), np.zeros((1, 16)))
     with pytest.raises(ValueError, match='2 boxes but 3 scores'):
         PoseTracker(lambda image: (np.array([[0, 0, 1, 1]] * 2), np.ones(3))).boxes(IMAGE)
+
+
+def test_bundled_boxes_are_the_clips_ground_truth(clip_gt: dict) -> None:
+    """samples/video/pan_zoom_196141.boxes.json: the clip's people at least half in view,
+    as COCO detections per frame (what make_clip writes beside a new clip)."""
+    boxes = json.loads(CLIP.with_name('pan_zoom_196141.boxes.json').read_text())
+    assert boxes == load_make_clip().gt_detections(clip_gt)
+    per_frame = [sum(p['bbox'] is not None and p['visible_fraction'] >= 0.5
+                     for p in f['people']) for f in clip_gt['per_frame']]
+    assert len(boxes) == sum(per_frame) and max(per_frame) >= 4
+
+
+def test_video_with_per_frame_boxes_tracks(pose_onnx: str, tmp_path: Path) -> None:
+    """A video's --bboxes with COCO detections (image_id = frame index) stands in for the
+    detector: every frame's people, ids from the tracker."""
+    from litehrnet_runtime import cli
+    from litehrnet_runtime.boxes import BoxesFile, FrameBoxes
+    boxes = CLIP.with_name('pan_zoom_196141.boxes.json')
+    argv = [str(CLIP), '--pose2d', pose_onnx, '--bboxes', str(boxes), '--pred-out-dir',
+            str(tmp_path), '--threads', '1', '--quiet', '--no-flip-test', '--kpt-thr', '0']
+    assert cli.main(argv) == 0
+    result = json.loads((tmp_path / 'pan_zoom_196141.json').read_text())
+    frames = result['frames']
+    assert result['complete'] and result['meta']['detector'] == f'--bboxes {boxes}'
+    assert len(frames) == 90 and sum(len(f['people']) for f in frames) > 0
+    assert all(p['track_id'] is not None for f in frames for p in f['people'])
+    plain = tmp_path / 'plain.json'
+    plain.write_text('[[0, 0, 10, 10]]')
+    with pytest.raises(ValueError, match='COCO detections'):
+        FrameBoxes(BoxesFile(str(plain)))

@@ -4,7 +4,10 @@ A virtual camera pans and zooms across the photo: each frame is ``cv2.warpAffine
 photo with a known matrix (zoom about 1.1x to 1.6x, cosine-eased between keyframes, so the
 motion is smooth and people leave and re-enter the view). Beside the clip it writes
 ``<stem>.gt.json``: per frame the matrix, and per annotated person (COCO annotation id) the
-box and the 17 keypoints carried through that matrix. Numpy and OpenCV only; deterministic.
+box and the 17 keypoints carried through that matrix; and ``<stem>.boxes.json``: those boxes
+as COCO detections (``image_id`` = frame index, people at least half in view), the boxes a
+perfect detector would give, for ``tools/inference.py CLIP --bboxes``. Numpy and OpenCV only;
+deterministic.
 
     python tools/make_clip.py --out samples/video/pan_zoom_196141.mp4
 """
@@ -134,12 +137,34 @@ def make_clip(image_path: str, ann_path: str, out_path: str, frames: int = 90,
         body = ',\n'.join(json.dumps(fr, separators=(',', ':')) for fr in per_frame)
         head = json.dumps({k: v for k, v in gt.items() if k != 'per_frame'}, indent=1)
         f.write(head[:-2] + ',\n "per_frame": [\n' + body + '\n]}\n')
+    with open(boxes_path(out_path), 'w') as f:
+        json.dump(gt_detections(gt), f, separators=(',', ':'))
     return gt
+
+
+def gt_detections(gt: Dict[str, Any], min_visible: float = 0.5) -> List[Dict[str, Any]]:
+    """COCO detection records of the ground-truth people at least ``min_visible`` in view,
+    ``image_id`` the frame index: what ``--bboxes`` takes for a video."""
+    records = []
+    for frame in gt['per_frame']:
+        for person in frame['people']:
+            box = person['bbox']
+            if box is None or person['visible_fraction'] < min_visible:
+                continue
+            x1, y1, x2, y2 = box
+            records.append(dict(image_id=frame['index'], category_id=1, score=1.0,
+                                bbox=[round(v, 2) for v in (x1, y1, x2 - x1, y2 - y1)]))
+    return records
 
 
 def gt_path(out_path: str) -> str:
     """``clip.mp4`` -> ``clip.gt.json``."""
     return osp.splitext(out_path)[0] + '.gt.json'
+
+
+def boxes_path(out_path: str) -> str:
+    """``clip.mp4`` -> ``clip.boxes.json``."""
+    return osp.splitext(out_path)[0] + '.boxes.json'
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
@@ -158,7 +183,8 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     except (ValueError, OSError) as err:
         parser.error(str(err))
     print(f'{args.out}: {gt["frames"]} frames, {gt["width"]}x{gt["height"]} at {gt["fps"]:g} '
-          f'fps, {osp.getsize(args.out)} bytes; ground truth {gt_path(args.out)}')
+          f'fps, {osp.getsize(args.out)} bytes; ground truth {gt_path(args.out)}, boxes '
+          f'{boxes_path(args.out)}')
 
 
 if __name__ == '__main__':

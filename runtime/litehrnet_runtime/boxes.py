@@ -138,6 +138,30 @@ class BoxesFile:
         return boxes[keep]
 
 
+class FrameBoxes:
+    """A detector that gives, for video frame ``position`` (set it before each call), the
+    COCO detections of a :class:`BoxesFile` whose ``image_id`` is that frame's index: known
+    per-frame boxes (another detector's, or a clip's ground truth) in place of a detector,
+    with tracking still on. A frame without records has no people."""
+
+    def __init__(self, boxes_file: BoxesFile, score_thr: float = 0.3) -> None:
+        if boxes_file.by_id is None:
+            raise ValueError(f'--bboxes {boxes_file.path}: a video takes COCO detections '
+                             '({"image_id": frame index, "bbox": [x, y, w, h], "score"}); a '
+                             'plain list of boxes is the same for every frame')
+        self.file, self.score_thr, self.position = boxes_file, score_thr, 0
+
+    def __call__(self, image: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Boxes (N, 4) xyxy and scores (N, ) of frame ``self.position``."""
+        check_image(image)
+        records = self.file.by_id.get(self.position, []) + self.file.by_id.get(None, [])
+        boxes = np.array([d['bbox'] for d in records], dtype=np.float32).reshape(-1, 4)
+        boxes[:, 2:] += boxes[:, :2]
+        scores = np.array([d.get('score', 1.0) for d in records], dtype=np.float32)
+        keep = scores >= self.score_thr
+        return boxes[keep], scores[keep]
+
+
 def load_bboxes(path: str, image: str, score_thr: float = 0.3) -> np.ndarray:
     """Person boxes (N, 4) xyxy of ``image`` from the JSON file ``path`` with ``score >=
     score_thr`` (:class:`BoxesFile`; a ValueError when none is left)."""

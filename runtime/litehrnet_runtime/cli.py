@@ -15,7 +15,7 @@ from typing import Any, Callable, List, Optional, Tuple
 import numpy as np
 
 from .backends import BACKENDS, open_backend
-from .boxes import BoxesFile
+from .boxes import BoxesFile, FrameBoxes
 from .detect import build_detector
 from .draw import draw_people
 from .io import open_source
@@ -46,7 +46,8 @@ def build_parser(full_stack: bool = False) -> argparse.ArgumentParser:
                    help='person detector: hog (default: OpenCV\'s, offline), whole-image' +
                    (', or an mmdet config with --det-weights' if full_stack else ''))
     p.add_argument('--bboxes', help='person boxes from a JSON file instead of a detector: '
-                   '[[x1, y1, x2, y2(, score)], ...] for every image, or COCO detections')
+                   '[[x1, y1, x2, y2(, score)], ...] for every image, or COCO detections '
+                   '(on a video: image_id = frame index, with tracking)')
     p.add_argument('--bbox-thr', type=float, default=0.3, help='minimum detection score')
     p.add_argument('--kpt-thr', type=float, default=0.3, help='minimum keypoint score drawn')
     p.add_argument('--max-people', type=int, help='at most this many people per image')
@@ -138,8 +139,13 @@ def run(args: argparse.Namespace, backend: Any, detector: Callable[[np.ndarray],
     source = open_source(args.input)
     meta = backend.meta
     video = source.kind in ('video', 'webcam')
+    frame_boxes = None
+    if video and boxes_file is not None and boxes_file.by_id is not None:
+        # per-frame detections stand in for the detector; the tracker keeps its ids
+        frame_boxes = FrameBoxes(boxes_file, args.bbox_thr)
+        detector, detector_name, boxes_file = frame_boxes, f'--bboxes {args.bboxes}', None
     pose = PoseEstimator(backend, detector, flip_test=False if args.no_flip_test else None,
-                         bbox_thr=args.bbox_thr if not args.bboxes else 0.,
+                         bbox_thr=args.bbox_thr if boxes_file is None else 0.,
                          max_people=args.max_people, track=video and not args.no_track,
                          redetect_interval=args.redetect_interval, kpt_thr=args.kpt_thr)
     ds = meta['dataset']
@@ -161,6 +167,8 @@ def run(args: argparse.Namespace, backend: Any, detector: Callable[[np.ndarray],
     try:
         for frame in source:
             boxes = None
+            if frame_boxes is not None:  # the frame's position in the video
+                frame_boxes.position = int(frame.name.rsplit('_', 1)[-1])
             if boxes_file is not None:
                 try:
                     boxes = boxes_file.boxes(frame.name, args.bbox_thr)
