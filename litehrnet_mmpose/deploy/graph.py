@@ -12,7 +12,11 @@ folds it into the weights of whatever reads the branch next, so the data never m
   second half: the slots of the untouched first half get a zero column in the weighting
   convs, a weight of exactly 1 (a saturated gate) and an identity depthwise kernel, so
   they pass through bit for bit; the shuffle afterwards only relabels the slots;
-* a Naive Lite-HRNet shuffle unit writes its result into its slots with a mask.
+* a Naive Lite-HRNet shuffle unit writes its result into its slots with a mask;
+* every branch, and the weighting convs' hidden layers, are padded with dead slots (zero
+  weights, always zero) to a multiple of ``align`` channels (16: ONNX Runtime's NCHWc block
+  on AVX-512, a multiple of AVX2's 8), so that ONNX Runtime keeps its blocked layout
+  through every op: the widths of Lite-HRNet-18 are 40 / 80 / 160 / 320, 40 becomes 48.
 
 Twice the channel-weighting arithmetic (it is memory-bound and cheap) buys a graph with
 none of the 4-5 layout nodes per branch and block that the shuffle and split cost there.
@@ -27,8 +31,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..models import (ConditionalChannelWeighting, IterativeHead, LiteHRModule, LiteHRNet,
-                      MultiResolutionFusion, ShuffleUnit, Stem, Transition)
+from ..models import (ConditionalChannelWeighting, IterativeHead, LiteHRNet, MultiResolutionFusion,
+                      ShuffleUnit, Stem, Transition)
 from ..models.litehrnet import _check_input_size
 from ..models.tensor_ops import avg_pool_to
 from .blocks import _activation, _bias_of, _folded_conv, _unsupported
@@ -71,13 +75,10 @@ class GraphWeighting(nn.Module):
         self.crw1 = GraphConv(*expand_halves(c1.weight, _bias_of(c1), perms, halves, False, align),
                               act=self.acts[0])
         self.sw1 = GraphConv(*expand_halves(*sw1, perms, halves, False, align), act=self.acts[2])
-        convs = []
-        for (w, b), act in (((expand_halves(c2.weight, _bias_of(c2), perms, halves, True, align)),
-                             self.acts[1]), (expand_halves(*sw2, perms, halves, True, align),
-                                             self.acts[3])):
-            convs.append(nn.ModuleList([GraphConv(w[a:z], b[a:z], act=act)
-                                        for a, z in zip(offsets, offsets[1:])]))
-        self.crw2, self.sw2 = convs
+        self.crw2 = _per_branch(expand_halves(c2.weight, _bias_of(c2), perms, halves, True,
+                                              align), offsets, self.acts[1])
+        self.sw2 = _per_branch(expand_halves(*sw2, perms, halves, True, align), offsets,
+                               self.acts[3])
         dws = []
         for perm, h, dw in zip(perms, halves, m.depthwise_convs):
             conv = _folded_conv(m, dw)
@@ -103,6 +104,15 @@ class GraphWeighting(nn.Module):
             g = conv(hidden)
             out.append(t * upsampled(g, t))
         return out
+
+
+def _per_branch(weights: Tuple[Tensor, Tensor], offsets: Sequence[int],
+                act: nn.Module) -> nn.ModuleList:
+    """A 1x1 conv's rows cut into one conv per branch (``offsets``: the branches' first
+    slots): each branch gets its weights from its own conv, with no Split node."""
+    w, b = weights
+    return nn.ModuleList([GraphConv(w[a:z], b[a:z], act=act)
+                          for a, z in zip(offsets, offsets[1:])])
 
 
 class GraphShuffleUnit(nn.Module):
@@ -256,14 +266,13 @@ class GraphLiteHRNet(nn.Module):
                 trans.append(nn.Identity())
                 new.append(src)
             else:
-                width = conv_chain(transition, layer)[-1][0].out_channels
-                t, perm = slot_chain(transition, layer, src, identity_slots(width, align))
+                out = conv_chain(transition, layer)[-1][0].out_channels
+                t, perm = slot_chain(transition, layer, src, identity_slots(out, align))
                 trans.append(t)
                 new.append(perm)
         layers.append(trans)
         perms = new
         for module in modules:
-            module: LiteHRModule
             if not module.multiscale_output:
                 raise _unsupported(module, 'multiscale_output=False')
             blocks = nn.ModuleList()
@@ -318,9 +327,12 @@ def to_graph(model: nn.Module, align: int = 16) -> nn.Module:
     eval mode with BN folded and every Lite-HRNet backbone replaced by its
     :class:`GraphLiteHRNet`: the model to export for ONNX Runtime and OpenVINO.
     ``model`` must not have been switched to deploy mode (its fusion weights are
-    rewritten there)."""
+    rewritten there). ``align``: channel multiple of every branch (see the module
+    docstring; 1: no padding)."""
     if not isinstance(model, nn.Module):
         raise TypeError(f'model: expected an nn.Module, got {type(model).__name__}')
+    if isinstance(align, bool) or not isinstance(align, int) or align < 1:
+        raise ValueError(f'align: expected a positive int, got {align!r}')
     if any(getattr(m, 'deploy', False) is True for m in model.modules()
            if isinstance(m, LiteHRNet)):
         raise ValueError('model: already switched to deploy mode; pass the eval-mode model '

@@ -65,7 +65,7 @@ def conv_chain(owner: nn.Module, seq: nn.Module) -> List[Tuple[nn.Conv2d, Option
 
 
 def slot_conv(conv: nn.Conv2d, act: Optional[nn.Module], in_perm: Tensor,
-                out_perm: Optional[Tensor] = None, scale: float = 1.0) -> Tuple[GraphConv, Tensor]:
+              out_perm: Optional[Tensor] = None, scale: float = 1.0) -> Tuple[GraphConv, Tensor]:
     """``conv`` reading a tensor whose slot ``s`` holds channel ``in_perm[s]`` (-1: a slot
     it must not read). Dense: weight columns in slot order, outputs in ``out_perm``'s order
     (default: identity). Depthwise: outputs stay in the input's slots (-1 slots give 0).
@@ -90,8 +90,9 @@ def slot_conv(conv: nn.Conv2d, act: Optional[nn.Module], in_perm: Tensor,
     raise _unsupported(conv, f'grouped conv {conv!r}')
 
 
-def slot_chain(owner: nn.Module, seq: nn.Module, in_perm: Tensor, out_perm: Optional[Tensor] = None,
-           scale: float = 1.0) -> Tuple[nn.Sequential, Tensor]:
+def slot_chain(owner: nn.Module, seq: nn.Module, in_perm: Tensor,
+               out_perm: Optional[Tensor] = None,
+               scale: float = 1.0) -> Tuple[nn.Sequential, Tensor]:
     """A conv chain reading ``in_perm`` slots; its last conv writes ``out_perm`` order and
     is scaled by ``scale`` (exact for powers of two)."""
     pairs = conv_chain(owner, seq)
@@ -101,7 +102,7 @@ def slot_chain(owner: nn.Module, seq: nn.Module, in_perm: Tensor, out_perm: Opti
         if last and conv.groups != 1:
             raise _unsupported(owner, 'a chain ending in a depthwise conv')
         layer, perm = slot_conv(conv, act, perm, out_perm if last else None,
-                                  scale if last else 1.0)
+                                scale if last else 1.0)
         layers.append(layer)
     return nn.Sequential(*layers), perm
 
@@ -121,7 +122,7 @@ def gated(owner: nn.Module, act: nn.Module) -> nn.Module:
 
 
 def expand_halves(w: Tensor, b: Tensor, perms: Sequence[Tensor], halves: Sequence[int],
-            rows: bool, align: int) -> Tuple[Tensor, Tensor]:
+                  rows: bool, align: int) -> Tuple[Tensor, Tensor]:
     """Weights of a squeeze-excitation 1x1 conv over the second halves of the branches,
     re-laid over all slots: the reducing conv's columns (``rows=False``; its hidden units
     padded with dead ones to a multiple of ``align``) or the expanding conv's rows, with a
@@ -140,7 +141,6 @@ def expand_halves(w: Tensor, b: Tensor, perms: Sequence[Tensor], halves: Sequenc
             b[index_t] * active_t + SATURATE * (1 - active_t))
 
 
-
 def upsampled(w: Tensor, like: Tensor) -> Tensor:
     """``w`` nearest-upsampled to ``like``'s size by constant integer scales (one Resize
     node in a graph)."""
@@ -151,4 +151,5 @@ def upsampled(w: Tensor, like: Tensor) -> Tensor:
 
 
 def up2(x: Tensor) -> Tensor:
+    """Nearest upsampling by 2 (the fusion's, one step)."""
     return F.interpolate(x, scale_factor=(2.0, 2.0), mode='nearest')
