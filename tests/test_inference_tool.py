@@ -158,6 +158,12 @@ def test_bad_input_is_named(pose_checkpoint: str, args: List[str], words: str) -
     assert words in proc.stderr, proc.stderr
 
 
+def test_precision_is_for_openvino(pose_checkpoint: str) -> None:
+    proc = infer(str(IMAGE), '--pose2d', QUICKSTART_CONFIG, '--pose2d-weights', pose_checkpoint,
+                 '--precision', 'bf16', check=False)
+    assert proc.returncode == 2 and '--precision bf16: runs an exported file' in proc.stderr
+
+
 def test_checkpoint_that_does_not_fit_is_refused(tmp_path: Path) -> None:
     mpii = ROOT / 'configs/top_down/lite_hrnet/mpii/litehrnet_18_mpii_256x256.py'
     from litehrnet_mmpose.apis.models import build_pose_model

@@ -3,7 +3,7 @@ against MMPose's Lite-HRNet and MMPose's RTMPose-t, in one process.
 
     python tools/benchmark_runtimes.py [--configs CFG ...] [--quick]
         [--runtimes onnxruntime openvino] [--threads 1 2] [--batches 1 8] [--repeats N]
-        [--out-json F] [--out-table F]
+        [--ov-precision f32|bf16] [--out-json F] [--out-table F]
 
 Variants of every config (each a whole pose model, image in, heatmaps / SimCC vectors out):
 
@@ -20,9 +20,11 @@ Random weights, BN statistics calibrated on random images (activations at a trai
 network's scale). Every variant is exported with ``torch.onnx.export`` (opset 17, static
 batch) and checked against PyTorch in every runtime before anything is timed (max abs
 difference <= 1e-4 x max(1, |output|), else the run stops). OpenVINO reads the same ONNX
-file (CPU, latency hint). Each row (runtime, threads, batch) times its variants in turn, the
-order rotating every repeat; medians, IQR, and ratios to ``rtmpose-t`` and ``mmpose``
-(lower is better). Denormals are flushed in both runtimes.
+file (CPU, latency hint, ``--ov-precision``: f32, or bf16 for every variant on CPUs with
+bf16 units, checked to 0.25 x max(1, |output|): bf16 keeps 8 bits of mantissa, and random
+weights' flat heatmaps show it most). Each row (runtime, threads, batch) times its
+variants in turn, the order rotating every repeat; medians, IQR, and ratios to
+``rtmpose-t`` and ``mmpose`` (lower is better). Denormals are flushed in both runtimes.
 """
 import argparse
 import copy
@@ -69,6 +71,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     p.add_argument('--threads', type=int, nargs='+', help='intra-op threads (default 1 2)')
     p.add_argument('--batches', type=int, nargs='+', help='static batch sizes (default 1 8)')
     p.add_argument('--repeats', type=int, help='timed repeats per row (default 30; quick 2)')
+    p.add_argument('--ov-precision', choices=('f32', 'bf16'), default='f32',
+                   help='OpenVINO inference precision of every variant')
     p.add_argument('--out-json', help='write all results to this JSON file')
     p.add_argument('--out-table', help='write the table (Markdown) to this file')
     args = p.parse_args(argv)
@@ -137,7 +141,8 @@ def export(module: nn.Module, path: str, batch: int, shape: Tuple[int, int]) -> 
     return names
 
 
-def open_runtime(runtime: str, path: str, threads: int) -> Callable[[np.ndarray], List[np.ndarray]]:
+def open_runtime(runtime: str, path: str, threads: int,
+                 precision: str = 'f32') -> Callable[[np.ndarray], List[np.ndarray]]:
     """A function running the exported file in ``runtime`` with ``threads`` threads."""
     if runtime == 'onnxruntime':
         session = ort_session(path, threads)
@@ -146,7 +151,7 @@ def open_runtime(runtime: str, path: str, threads: int) -> Callable[[np.ndarray]
     compiled = ov.Core().compile_model(path, 'CPU', {'PERFORMANCE_HINT': 'LATENCY',
                                                      'INFERENCE_NUM_THREADS': threads,
                                                      'CPU_DENORMALS_OPTIMIZATION': True,
-                                                     'INFERENCE_PRECISION_HINT': 'f32'})
+                                                     'INFERENCE_PRECISION_HINT': precision})
     request = compiled.create_infer_request()
 
     def run(x: np.ndarray) -> List[np.ndarray]:
@@ -157,7 +162,7 @@ def open_runtime(runtime: str, path: str, threads: int) -> Callable[[np.ndarray]
 
 
 def check(name: str, module: nn.Module, run: Callable, batch: int,
-          shape: Tuple[int, int]) -> float:
+          shape: Tuple[int, int], rtol: float = 1e-4) -> float:
     """Max abs difference of a runtime's outputs from PyTorch's; raises beyond the limit."""
     x = torch.randn(batch, 3, *shape, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -166,7 +171,7 @@ def check(name: str, module: nn.Module, run: Callable, batch: int,
     got = run(x.numpy())
     diff = max(float(np.abs(g - r.numpy()).max()) for g, r in zip(got, ref))
     scale = max(float(r.abs().max()) for r in ref)
-    if not diff <= 1e-4 * max(1.0, scale):
+    if not diff <= rtol * max(1.0, scale):
         raise RuntimeError(f'{name}: runtime output differs from PyTorch by {diff:.3g} '
                            f'(outputs up to {scale:.3g})')
     return diff
@@ -186,8 +191,11 @@ def runtime_rows(variants: Dict[str, nn.Module], args: argparse.Namespace) -> Li
                 for threads in args.threads:
                     runs, diffs = {}, {}
                     for k, m in variants.items():
-                        runs[k] = open_runtime(runtime, paths[k], threads)
-                        diffs[k] = check(f'{k} in {runtime}', m, runs[k], batch, args.shape)
+                        bf16 = runtime == 'openvino' and args.ov_precision == 'bf16'
+                        runs[k] = open_runtime(runtime, paths[k], threads,
+                                               'bf16' if bf16 else 'f32')
+                        diffs[k] = check(f'{k} in {runtime}', m, runs[k], batch, args.shape,
+                                         0.25 if bf16 else 1e-4)
                     # a pause before each call: the previous variant's idle thread pool
                     # (ORT spins a while after a run) must not share our cores; a video's
                     # frames come with such gaps anyway
@@ -196,6 +204,7 @@ def runtime_rows(variants: Dict[str, nn.Module], args: argparse.Namespace) -> Li
                         fns, args.repeats, warmup=3, pause_s=PAUSE_S).items()}
                     for k, s in stats.items():
                         rows.append(dict(runtime=runtime, threads=threads, batch=batch,
+                                         precision='bf16' if bf16 else 'f32',
                                          variant=k, max_abs_diff=diffs[k], **s,
                                          **{f'ratio_vs_{p}': s['median'] / stats[p]['median']
                                             for p in PEERS}))
@@ -208,7 +217,8 @@ def format_table(rows: List[Row]) -> str:
     lines = ['| runtime | threads | batch | variant | median | IQR | vs RTMPose-t | vs MMPose |',
              '|---|---|---|---|---|---|---|---|']
     for r in rows:
-        lines.append(f'| {r["runtime"]} | {r["threads"]} | {r["batch"]} | {r["variant"]} | '
+        runtime = r['runtime'] + (' bf16' if r.get('precision') == 'bf16' else '')
+        lines.append(f'| {runtime} | {r["threads"]} | {r["batch"]} | {r["variant"]} | '
                      f'{r["median"] * 1e3:.2f} ms | [{r["iqr"] * 1e3:.2f}] | '
                      f'{r["ratio_vs_rtmpose-t"]:.2f} | {r["ratio_vs_mmpose"]:.2f} |')
     return '\n'.join(lines)

@@ -30,12 +30,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     if exported and (args.pose2d_weights or args.backend == 'pytorch' or args.deploy):
         parser.error(f'--pose2d {args.pose2d} is an exported file: --pose2d-weights, '
                      '--backend pytorch and --deploy are for a config')
+    if not exported and args.precision != 'f32':
+        parser.error(f'--precision {args.precision}: runs an exported file in OpenVINO; '
+                     f'--pose2d {args.pose2d} is a config (PyTorch runs f32)')
     if not exported and args.backend not in ('auto', 'pytorch'):
         parser.error(f'--backend {args.backend} runs an exported file (tools/export_onnx.py '
                      f'writes one); --pose2d {args.pose2d} is a config')
     try:
         if exported:
-            backend = open_backend(args.pose2d, args.backend, args.threads)
+            backend = open_backend(args.pose2d, args.backend, args.threads, args.precision)
         else:
             from litehrnet_mmpose.apis.models import build_pose_model
             from litehrnet_mmpose.apis.pose_inference import TorchBackend

@@ -14,6 +14,9 @@ import numpy as np
 from .meta import METADATA_KEY, check_io_shapes, loads_meta
 
 BACKENDS = ('onnxruntime', 'openvino')
+#: OpenVINO inference precisions: f32, or bf16 on CPUs with bf16 units (AMX, AVX-512 BF16;
+#: others run f32): same AP on the bundled sample, 0.55-0.73x the latency (docs/deployment.md).
+PRECISIONS = ('f32', 'bf16')
 
 
 def _check_file(path: str) -> None:
@@ -92,11 +95,16 @@ class OnnxRuntimeBackend(_ChunkedBackend):
 
 class OpenVINOBackend(_ChunkedBackend):
     """An exported ``.onnx`` file, or an OpenVINO IR ``.xml`` saved from one, in OpenVINO
-    (CPU, latency hint; ``threads``: inference threads)."""
+    (CPU, latency hint; ``threads``: inference threads; ``precision``: one of
+    :data:`PRECISIONS`)."""
     name = 'openvino'
 
-    def __init__(self, path: str, threads: Optional[int] = None) -> None:
+    def __init__(self, path: str, threads: Optional[int] = None,
+                 precision: str = 'f32') -> None:
         import openvino as ov
+        if precision not in PRECISIONS:
+            raise ValueError(f'--precision: expected one of {", ".join(PRECISIONS)}, got '
+                             f'{precision!r}')
         _check_file(path)
         core = ov.Core()
         try:
@@ -110,9 +118,10 @@ class OpenVINOBackend(_ChunkedBackend):
                   for port in (model.inputs[0], model.outputs[0])]
         check_io_shapes(self.meta, shapes[0], shapes[1], path)
         self.batch = _static_batch(shapes[0][0])
-        # f32: on CPUs with bf16 units (AMX, AVX-512 BF16) OpenVINO's default runs in bf16,
-        # which moves heatmaps by ~0.1-0.4 (measured, Xeon Sapphire Rapids)
-        config = {'PERFORMANCE_HINT': 'LATENCY', 'INFERENCE_PRECISION_HINT': 'f32'}
+        # f32 unless asked: on CPUs with bf16 units OpenVINO's default is bf16, which moves
+        # random-weight heatmaps by up to 0.4 (trained ones far less; docs/deployment.md)
+        self.precision = precision
+        config = {'PERFORMANCE_HINT': 'LATENCY', 'INFERENCE_PRECISION_HINT': precision}
         if threads is not None:
             config['INFERENCE_NUM_THREADS'] = threads
         self.compiled = core.compile_model(model, 'CPU', config)
@@ -132,10 +141,11 @@ def _ov_metadata(model: Any) -> Optional[str]:
     return None
 
 
-def open_backend(path: str, backend: str = 'auto', threads: Optional[int] = None) -> Any:
+def open_backend(path: str, backend: str = 'auto', threads: Optional[int] = None,
+                 precision: str = 'f32') -> Any:
     """The backend for an exported file: ``onnxruntime`` or ``openvino``; ``auto`` takes
     OpenVINO for an ``.xml`` IR and ONNX Runtime otherwise (falling back to OpenVINO when
-    onnxruntime is not installed)."""
+    onnxruntime is not installed). ``precision`` other than f32 needs OpenVINO."""
     if backend not in BACKENDS + ('auto', ):
         raise ValueError(f'--backend: expected one of auto, {", ".join(BACKENDS)} for an '
                          f'exported file, got {backend!r}')
@@ -150,9 +160,13 @@ def open_backend(path: str, backend: str = 'auto', threads: Optional[int] = None
                 backend = 'openvino'
     if backend == 'onnxruntime' and path.lower().endswith('.xml'):
         raise ValueError(f'--pose2d {path}: an OpenVINO IR runs with --backend openvino')
-    cls = OnnxRuntimeBackend if backend == 'onnxruntime' else OpenVINOBackend
+    if precision != 'f32' and backend != 'openvino':
+        raise ValueError(f'--precision {precision}: runs in OpenVINO only (--backend openvino '
+                         f'or an .xml IR); ONNX Runtime runs f32 on the CPU')
     try:
-        return cls(path, threads)
+        if backend == 'onnxruntime':
+            return OnnxRuntimeBackend(path, threads)
+        return OpenVINOBackend(path, threads, precision)
     except ImportError as e:
         raise ValueError(f'--backend {backend}: its package is not installed ({e}); pip '
                          f'install {backend}') from e

@@ -38,15 +38,18 @@ class PoseEstimator:
         bbox_thr: detections below this score are dropped.
         max_people: keep at most this many boxes, highest scores first (None: all).
         track / redetect_interval: video mode (see the module docstring).
+        precision: OpenVINO's inference precision, ``f32`` or ``bf16`` (see
+            :data:`~.backends.PRECISIONS`).
     """
 
     def __init__(self, model: Union[str, Any], detector: Union[str, Detector] = 'hog',
                  backend: str = 'auto', threads: Optional[int] = None,
                  flip_test: Optional[bool] = None, bbox_thr: float = 0.3,
                  max_people: Optional[int] = None, track: bool = False,
-                 redetect_interval: int = 10, kpt_thr: float = 0.3) -> None:
-        self.backend = open_backend(model, backend, threads) if isinstance(model, str) \
-            else model
+                 redetect_interval: int = 10, kpt_thr: float = 0.3,
+                 precision: str = 'f32') -> None:
+        self.backend = open_backend(model, backend, threads, precision) if isinstance(
+            model, str) else model
         if not (hasattr(self.backend, 'run') and hasattr(self.backend, 'meta')):
             raise TypeError(f'model: expected an exported file path or a backend with run() '
                             f'and meta, got {type(model).__name__}')
