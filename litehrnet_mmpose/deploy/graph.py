@@ -92,18 +92,31 @@ class GraphWeighting(nn.Module):
         self.dws = nn.ModuleList(dws)
         self.perms = [shuffled(p) for p in perms]
 
-    def forward(self, x: Tensors) -> Tensors:
+    #: Return the gates unapplied (``(y, gates)``, value ``y * gates``) for the next block
+    #: to fold into its weights; set on every block but a module's last (the fusion needs
+    #: the values).
+    lazy: bool = False
+
+    def forward(self, x: Tensors,
+                gates: Optional[Tensors] = None) -> Tuple[Tensors, Optional[Tensors]]:
+        """The block on branches ``x`` (times ``gates`` if given: the previous block's,
+        folded here into the pooled branches and the weights, so that one full-resolution
+        multiply applies both); returns the branches, and the gates when :attr:`lazy`."""
         mini = x[-1].shape[-2:]
-        hidden = self.crw1(torch.cat([avg_pool_to(s, mini) for s in x[:-1]] + [x[-1]], dim=1))
+        pooled = [avg_pool_to(s, mini) for s in x[:-1]] + [x[-1]]
+        small = None if gates is None else [upsampled(g, p) for g, p in zip(gates, pooled)]
+        if small is not None:  # pool(x * g) == pool(x) * g: the gate is constant per channel
+            pooled = [p * g for p, g in zip(pooled, small)]
+        hidden = self.crw1(torch.cat(pooled, dim=1))
         y = []
-        for s, conv, dw in zip(x, self.crw2, self.dws):
-            y.append(dw(s * upsampled(conv(hidden), s)))
+        for k, (s, conv, dw) in enumerate(zip(x, self.crw2, self.dws)):
+            w = conv(hidden) if small is None else conv(hidden) * small[k]
+            y.append(dw(s * upsampled(w, s)))
         hidden = self.sw1(torch.cat([F.adaptive_avg_pool2d(t, 1) for t in y], dim=1))
-        out = []
-        for t, conv in zip(y, self.sw2):
-            g = conv(hidden)
-            out.append(t * upsampled(g, t))
-        return out
+        out = [conv(hidden) for conv in self.sw2]
+        if self.lazy:
+            return y, out
+        return [t * upsampled(g, t) for t, g in zip(y, out)], None
 
 
 def _per_branch(weights: Tuple[Tensor, Tensor], offsets: Sequence[int],
@@ -277,8 +290,9 @@ class GraphLiteHRNet(nn.Module):
                 raise _unsupported(module, 'multiscale_output=False')
             blocks = nn.ModuleList()
             if module.module_type == 'LITE':
-                for block in module.layers:
+                for k, block in enumerate(module.layers):
                     g = GraphWeighting(block, perms, align)
+                    g.lazy = k + 1 < len(module.layers)
                     perms = g.perms
                     blocks.append(g)
             else:
@@ -303,8 +317,12 @@ class GraphLiteHRNet(nn.Module):
         for stage in self.stages:
             y = [t(y[min(i, len(y) - 1)]) for i, t in enumerate(stage[0])]
             for blocks in stage[1:]:
+                gates = None
                 for block in blocks:
-                    y = block(y)
+                    if isinstance(block, GraphWeighting):
+                        y, gates = block(y, gates)
+                    else:
+                        y = block(y)
         if self.head is not None:
             y = self.head(y)
         outs = []
