@@ -12,6 +12,8 @@ folds it into the weights of whatever reads the branch next, so the data never m
   second half: the slots of the untouched first half get a zero column in the weighting
   convs, a weight of exactly 1 (a saturated gate) and an identity depthwise kernel, so
   they pass through bit for bit; the shuffle afterwards only relabels the slots;
+* a module's first weighting block leaves its gates unapplied: the second multiplies them
+  into its (small) pooled branches and weights, so one full-resolution multiply applies both;
 * a Naive Lite-HRNet shuffle unit writes its result into its slots with a mask;
 * every branch, and the weighting convs' hidden layers, are padded with dead slots (zero
   weights, always zero) to a multiple of ``align`` channels (16: ONNX Runtime's NCHWc block
