@@ -278,15 +278,15 @@ def quantize_openvino(fp32_onnx: str, out_xml: str, crops: np.ndarray, *,
     ``rt_info['litehrnet_mmpose']``, as ``export.save_openvino_ir`` does. Returns the
     settings used.
     """
-    import nncf
-    import openvino as ov
-    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
-
     fp32_onnx = _check_file(fp32_onnx, 'fp32_onnx')
     if preset not in OV_PRESETS:
         raise ValueError(f'preset: expected one of {", ".join(OV_PRESETS)}, got {preset!r}')
     if not isinstance(out_xml, (str, os.PathLike)) or not str(out_xml).endswith('.xml'):
         raise ValueError(f'out_xml: expected a path ending in .xml, got {out_xml!r}')
+    import nncf
+    import openvino as ov
+    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters
+
     model = ov.Core().read_model(fp32_onnx)
     shape = [d.get_length() if d.is_static else None for d in model.inputs[0].get_partial_shape()]
     crops = _check_crops(crops, shape)
