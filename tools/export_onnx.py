@@ -7,7 +7,7 @@ ONNX Runtime against PyTorch and time both on the CPU.
 
 The input is the normalised image batch (N, 3, H, W); the output the heatmaps. ``--deploy``
 exports the graph designed for ONNX Runtime and OpenVINO (``litehrnet_mmpose.deploy.to_graph``:
-BN folded, no channel shuffle, split or transpose; 0.66-0.89 of MMPose's graph's latency
+BN folded, no channel shuffle, split or transpose; 0.65-0.85 of MMPose's graph's latency
 there, docs/deployment.md); ``--deploy-eager`` the PyTorch deploy-mode model
 (``switch_to_deploy``), for comparison. ONNX Runtime is checked against the eval-mode
 PyTorch model. The file carries what inference needs as metadata (input size, mean / std,
