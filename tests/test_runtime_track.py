@@ -270,7 +270,8 @@ def test_tracks_keep_one_id_per_person_and_visit(clip_gt: dict, tracked: dict) -
             assert len(ids) == 1, (pid, first, last, ids)
             assert all(pid in world.followed[f].values() for f in range(runs[0], last + 1))
             visit_ids.append(ids.pop())
-        # Leaving the view ends the track; coming back is a new id. 508900 has no keypoints.
+        # Leaving the view ends the track; coming back elsewhere (the camera has moved on:
+        # no IoU with the remembered box) is a new id. 508900 has no keypoints.
         # Measured: 2 tracked visits for 3 people, 1 for 460541 and 1724673 (whose return
         # at the edge fails its first pose: dropped as a false positive, picked up later).
         assert len(set(visit_ids)) == len(visit_ids) >= (pid != 508900), pid
@@ -281,16 +282,18 @@ def test_tracks_keep_one_id_per_person_and_visit(clip_gt: dict, tracked: dict) -
 def test_detector_runs_every_interval_and_after_losses(tracked: dict) -> None:
     world, live, expected, last = tracked['world'], tracked['live'], [], -99
     for f in range(90):
-        # a loss: a track that had a pose before dropped (not a fresh detection rejected)
-        before = set().union(*map(set, live[:f - 1])) if f > 1 else set()
+        # a loss: a track with a pose on the frame before dropped (not a fresh or revived
+        # detection rejected on its first frame back)
+        before = set(live[f - 2]) if f > 1 else set()
         lost = f > 0 and bool((set(tracked['boxes'][f - 1]) - set(live[f - 1])) & before)
         if f - last >= 10 or lost or f == 0 or not live[f - 1]:
             expected.append(f)
             last = f
-    assert world.detector_frames == expected and tracked['tracker'].detector_calls == 13
-    # Measured 13 runs in 90 frames: 0, 26, 36, 52, 62, 72, 82 by the interval, the others
-    # after people left at the frame's edge (a track lost there is re-detected at once).
-    assert {0, 26, 36, 52, 62, 72, 82} <= set(expected)
+    assert world.detector_frames == expected and tracked['tracker'].detector_calls == 10
+    # Measured 10 runs in 90 frames: 0, 23, 33, 52, 62, 72, 82 by the interval, 8, 13 and 42
+    # after people left at the frame's edge (a track lost there is re-detected at once; a
+    # remembered one that comes back and fails its first pose is not a new loss).
+    assert {0, 23, 33, 52, 62, 72, 82} <= set(expected)
 
 
 def test_tracked_boxes_overlap_the_person(clip_gt: dict, tracked: dict) -> None:
@@ -363,6 +366,23 @@ def test_lost_track_redetects_next_frame(comes_back_at: List[float], same_id: bo
     scores[0, :6] = 0.9  # 6 confident keypoints but a mean of 0.39
     tracker.update(body(100, 100, 200, 300)[None], scores)
     assert tracker.track_ids == []
+
+
+@pytest.mark.parametrize('memory, same_id', [(30, True), (2, False)])
+def test_lost_track_is_remembered_for_lost_memory_frames(memory: int, same_id: bool) -> None:
+    """A person the detector misses for a while after the track was lost comes back with
+    the old id when found on the last box within ``lost_memory`` frames."""
+    person = [300, 100, 400, 300]
+    det = FixedBoxes([person])
+    tracker = PoseTracker(det, redetect_interval=1, lost_memory=memory)
+    for frame in range(8):
+        det.boxes = np.array([person] if frame in (0, 6) else [], np.float32).reshape(-1, 4)
+        det.scores = np.ones(len(det.boxes), np.float32)
+        boxes, _, ids = tracker.boxes(IMAGE)
+        scores = np.ones((len(ids), 17)) if frame != 1 else np.zeros((len(ids), 17))
+        tracker.update(np.array([body(*person)] * len(ids)).reshape(-1, 17, 2), scores)
+        if frame == 6:  # lost on frame 1, found again on frame 6
+            assert ids.tolist() == ([0] if same_id else [1])
 
 
 def test_bbox_thr_max_people_and_merging() -> None:

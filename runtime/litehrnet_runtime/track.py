@@ -18,9 +18,10 @@ keypoints, enlarged by ``box_margin`` and shifted by ``motion`` times the box ce
 one-frame displacement (a damped constant-velocity guess, so fast pans at 30 fps keep the
 person inside the crop). A track is lost (dropped; the next frame re-detects) when too few
 of its keypoints are confident or their mean score is low (a new detection that fails so on
-its first frame is dropped as a false positive, without re-detecting); if that re-detection
-finds a box on its last box, it comes back with its id (people at the frame's edge flicker
-in and out).
+its first frame is dropped as a false positive, without re-detecting). A lost track is
+remembered for ``lost_memory`` frames: a detection on its last box in that time brings it
+back with its id (people at the frame's edge, or that the pose model misses for a few
+frames, flicker in and out).
 Two tracks that converge on the same person are merged into the older one. Otherwise ids
 are never reused.
 """
@@ -45,6 +46,7 @@ class _Track:
         self.centre: Optional[np.ndarray] = None  # of the last keypoint box
         self.velocity = np.zeros(2, np.float32)
         self.keypoints: Optional[np.ndarray] = None  # confident ones, NaN elsewhere
+        self.lost_at = -1  # the frame it was lost on (while remembered)
 
 
 def _fraction(value: Any, name: str, low_open: bool = False, high: float = 1.0) -> float:
@@ -81,12 +83,14 @@ class PoseTracker:
         max_people: at most this many tracks (highest-scoring detections first).
         bbox_thr: detections scoring below this are ignored.
         motion: fraction of the last one-frame displacement added to the next box (0..1).
+        lost_memory: frames a lost track is remembered, to come back with its id when a
+            detection matches its last box.
     """
 
     def __init__(self, detector: Detector, redetect_interval: int = 10, kpt_thr: float = 0.3,
                  min_keypoints: int = 3, lost_score: float = 0.2, box_margin: float = 0.1,
                  match_iou: float = 0.3, max_people: Optional[int] = None,
-                 bbox_thr: float = 0.0, motion: float = 0.5) -> None:
+                 bbox_thr: float = 0.0, motion: float = 0.5, lost_memory: int = 30) -> None:
         if not callable(detector):
             raise TypeError(f'detector: expected a callable, got {detector!r}')
         self.detector = detector
@@ -99,12 +103,13 @@ class PoseTracker:
         self.max_people = _count(max_people, 'max_people', allow_none=True)
         self.bbox_thr = _fraction(bbox_thr, 'bbox_thr')
         self.motion = _fraction(motion, 'motion')
+        self.lost_memory = _count(lost_memory, 'lost_memory')
         self.reset()
 
     def reset(self) -> None:
         """Forget all tracks (a new video); ids start again from 0."""
         self._tracks: List[_Track] = []
-        self._just_lost: List[_Track] = []
+        self._lost_tracks: List[_Track] = []  # remembered for lost_memory frames
         self._next_id = 0
         self._frame = -1
         self._last_detect: Optional[int] = None
@@ -148,12 +153,16 @@ class PoseTracker:
         boxes, scores = boxes[keep], scores[keep]
         taken = np.zeros(len(boxes), bool)
         self._match(self._tracks, boxes, scores, taken)
-        # A track lost on the last frame that the detector still sees keeps its id.
-        revived = self._match(self._just_lost, boxes, scores, taken)
+        # A track lost in the last lost_memory frames that the detector sees again keeps
+        # its id (the most recently lost first).
+        self._lost_tracks = sorted((t for t in self._lost_tracks
+                                    if self._frame - t.lost_at <= self.lost_memory),
+                                   key=lambda t: -t.lost_at)
+        revived = self._match(self._lost_tracks, boxes, scores, taken)
         if self.max_people is not None:
             revived = revived[:max(self.max_people - len(self._tracks), 0)]
         self._tracks = sorted(self._tracks + revived, key=lambda t: t.id)
-        self._just_lost = []
+        self._lost_tracks = [t for t in self._lost_tracks if not any(t is r for r in revived)]
         for d in np.flatnonzero(~taken):
             if self.max_people is not None and len(self._tracks) >= self.max_people:
                 break
@@ -217,7 +226,6 @@ class PoseTracker:
             raise ValueError(f'keypoint_scores: expected shape {kpts.shape[:2]}, got '
                              f'{scores.shape}')
         kept: List[_Track] = []
-        self._just_lost = []
         for track, pts, sc in zip(self._pending, kpts, scores):
             sc = np.where(np.isfinite(sc), sc, 0)
             conf = (sc >= self.kpt_thr) & np.isfinite(pts).all(1)
@@ -225,15 +233,20 @@ class PoseTracker:
             if conf.sum() >= self.min_keypoints and sc.mean() >= self.lost_score:
                 box = self._keypoint_box(track, pts[conf])
             if box is None and track.keypoints is None:
-                continue  # a fresh detection the pose model rejects (clutter): not a loss,
-                # or a detector that keeps firing on it would run on every frame
+                # a fresh (or revived) detection the pose model rejects (clutter): not a
+                # loss, or a detector that keeps firing on it would run on every frame; a
+                # revived track stays remembered from when it was first lost
+                if track.lost_at >= 0:
+                    self._lost_tracks.append(track)
+                continue
             if box is None:
                 self._lost = True
-                track.centre = None
+                track.centre, track.keypoints = None, None
                 track.velocity[:] = 0
-                self._just_lost.append(track)
+                track.lost_at = self._frame
+                self._lost_tracks.append(track)
                 continue
-            track.box = box
+            track.box, track.lost_at = box, -1
             track.keypoints = np.where(conf[:, None], pts, np.nan)
             if not any(_same_person(track, other) for other in kept):
                 kept.append(track)
