@@ -13,7 +13,7 @@ import pytest
 
 from litehrnet_mmpose.apis import int8_eval as E
 from litehrnet_mmpose.deploy import quantize as Q
-from litehrnet_runtime.backends import OnnxRuntimeBackend, OpenVINOBackend
+from litehrnet_runtime.backends import OnnxRuntimeBackend, OpenVINOBackend, open_backend
 
 from .helpers import load_tool
 
@@ -74,7 +74,7 @@ def test_int8_close_to_fp32(backend: str, pose_onnx: str, crops: np.ndarray,
     """The default recipe writes a file the runtime opens with the FP32 file's metadata,
     that has int8 ops, and whose keypoints stay near FP32's on the bundled images."""
     int8 = _quantize(backend, pose_onnx, tmp_path, crops)
-    fp32 = E.open_runtime(pose_onnx, backend)
+    fp32 = open_backend(pose_onnx, backend, 1)
     assert int8.meta == fp32.meta
     if backend == 'onnxruntime':
         import onnx

@@ -39,7 +39,6 @@ activations into that range, where x86 arithmetic is ~100x slower.
 """
 import argparse
 import copy
-import json
 import os
 import os.path as osp
 import platform
@@ -54,6 +53,7 @@ from litehrnet_mmpose.analysis import summarize
 from litehrnet_mmpose.analysis.calibration import calibrate_bn
 from litehrnet_mmpose.analysis.probes import (interleaved, peak_rss_growth, peak_tensor_bytes,
                                               saved_tensor_bytes)
+from litehrnet_mmpose.analysis.report import save_report
 from litehrnet_mmpose.apis.models import build_pose_model
 from litehrnet_mmpose.deploy import (CUDAGraphForward, export_onnx, ort_run, ort_session,
                                      switch_to_deploy)
@@ -398,13 +398,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     table = format_table(results, smoke=note is not None)
     if note:
         table += '\n\n' + note
-    print(table)
-    if args.out_table:
-        with open(args.out_table, 'w') as f:
-            f.write(table + '\n')
-    if args.out_json:
-        with open(args.out_json, 'w') as f:
-            json.dump(dict(meta=meta, results=results), f, indent=2)
+    save_report(table, dict(meta=meta, results=results), args.out_table, args.out_json)
     return 0
 
 

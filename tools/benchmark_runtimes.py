@@ -28,7 +28,6 @@ variants in turn, the order rotating every repeat; medians, IQR, and ratios to
 """
 import argparse
 import copy
-import json
 import os
 import os.path as osp
 import platform
@@ -44,6 +43,7 @@ import torch.nn as nn
 from litehrnet_mmpose.analysis import summarize
 from litehrnet_mmpose.analysis.calibration import calibrate_bn
 from litehrnet_mmpose.analysis.probes import interleaved
+from litehrnet_mmpose.analysis.report import save_report
 from litehrnet_mmpose.apis.models import build_pose_model
 from litehrnet_mmpose.deploy import ort_session, switch_to_deploy, to_graph
 from litehrnet_mmpose.utils import TensorForward
@@ -188,10 +188,10 @@ def runtime_rows(variants: Dict[str, nn.Module], args: argparse.Namespace) -> Li
                 export(m, paths[k], batch, args.shape)
             x = np.random.default_rng(0).standard_normal((batch, 3, *args.shape), np.float32)
             for runtime in args.runtimes:
+                bf16 = runtime == 'openvino' and args.ov_precision == 'bf16'
                 for threads in args.threads:
                     runs, diffs = {}, {}
                     for k, m in variants.items():
-                        bf16 = runtime == 'openvino' and args.ov_precision == 'bf16'
                         runs[k] = open_runtime(runtime, paths[k], threads,
                                                'bf16' if bf16 else 'f32')
                         diffs[k] = check(f'{k} in {runtime}', m, runs[k], batch, args.shape,
@@ -265,13 +265,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.quick or args.repeats < 5:
         table += ('\n\nSMOKE RUN (--quick or under 5 repeats): it checks that every row runs; '
                   'its ratios are not a measurement.')
-    print(table)
-    if args.out_table:
-        with open(args.out_table, 'w') as f:
-            f.write(table + '\n')
-    if args.out_json:
-        with open(args.out_json, 'w') as f:
-            json.dump(dict(meta=meta, results=results), f, indent=2)
+    save_report(table, dict(meta=meta, results=results), args.out_table, args.out_json)
     return 0
 
 

@@ -7,6 +7,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from litehrnet_runtime.backends import open_backend
+
 from ..analysis import summarize
 from ..analysis.probes import interleaved
 from ..deploy.quantize import COCO_SAMPLE, Box, bundled_boxes, person_boxes, read_image
@@ -76,14 +78,6 @@ def displacement(ref: Sequence[Tuple[np.ndarray, np.ndarray]],
     return out
 
 
-def open_runtime(path: str, backend: str, threads: Optional[int] = 1) -> Any:
-    """``litehrnet_runtime``'s backend object for ``path`` in ``backend``."""
-    from litehrnet_runtime.backends import OnnxRuntimeBackend, OpenVINOBackend
-    if backend not in ('onnxruntime', 'openvino'):
-        raise ValueError(f'backend: expected onnxruntime or openvino, got {backend!r}')
-    return (OnnxRuntimeBackend if backend == 'onnxruntime' else OpenVINOBackend)(path, threads)
-
-
 def evaluate(fp32: str, int8: str, backend: str,
              latency_pairs: Sequence[Tuple[int, str, str]] = (), repeats: int = 20,
              boxes: Optional[Sequence[Box]] = None) -> Dict[str, Any]:
@@ -92,14 +86,14 @@ def evaluate(fp32: str, int8: str, backend: str,
     MPII person) and, per (batch, fp32 file, int8 file) of ``latency_pairs``, their
     interleaved median latency on 1 thread."""
     boxes = bundled_boxes() if boxes is None else boxes
-    ref_b, got_b = open_runtime(fp32, backend), open_runtime(int8, backend)
+    ref_b, got_b = open_backend(fp32, backend, 1), open_backend(int8, backend, 1)
     out: Dict[str, Any] = dict(backend=backend, fp32=fp32, int8=int8)
     out['ap_fp32'], out['ap_int8'] = coco_ap(ref_b), coco_ap(got_b)
     out['ap_drop'] = out['ap_fp32'] - out['ap_int8']
     out['displacement'] = displacement(predict(ref_b, boxes), predict(got_b, boxes), boxes)
     lat = {}
     for batch, f32, i8 in latency_pairs:
-        a, b = open_runtime(f32, backend), open_runtime(i8, backend)
+        a, b = open_backend(f32, backend, 1), open_backend(i8, backend, 1)
         x = np.random.default_rng(0).standard_normal(
             (batch, 3) + tuple(a.meta['input']['size'][::-1])).astype(np.float32)
         times = interleaved({'fp32': lambda: a.run(x), 'int8': lambda: b.run(x)}, repeats,

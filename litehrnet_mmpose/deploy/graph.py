@@ -166,7 +166,7 @@ def to_graph(model: nn.Module, align: int = 16) -> nn.Module:
     fuse_conv_bn(model)
     if isinstance(model, LiteHRNet):
         return GraphLiteHRNet(model, align).eval()
-    for name, m in list(model.named_modules()):
+    for m in list(model.modules()):
         for child_name, child in list(m.named_children()):
             if isinstance(child, LiteHRNet):
                 setattr(m, child_name, GraphLiteHRNet(child, align).eval())

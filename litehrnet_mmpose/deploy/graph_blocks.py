@@ -111,21 +111,13 @@ class GraphShuffleUnit(nn.Module):
             raise _unsupported(m, f'stride {m.stride}')
         h = width(perm) // 2
         active = perm >= h
-        pairs = conv_chain(m, m.branch2)
-        if pairs[-1][0].groups != 1 or not isinstance(pairs[-1][1], (nn.ReLU, nn.ReLU6)):
+        if not isinstance(conv_chain(m, m.branch2)[-1][1], (nn.ReLU, nn.ReLU6)):
             raise _unsupported(m, 'a branch not ending in conv + ReLU')
-        layers, p = [], torch.where(active, perm - h, -1)
-        for conv, act in pairs[:-1]:
-            layer, p = slot_conv(conv, act, p)
-            layers.append(layer)
-        last, act = pairs[-1]
-        src = torch.where(active, perm - h, 0)
-        mask = active.to(last.weight.dtype)
-        w = last.weight.detach()[:, p.clamp(min=0)] * (p >= 0).view(1, -1, 1, 1).to(mask.dtype)
-        layers.append(GraphConv(w[src] * mask.view(-1, 1, 1, 1), _bias_of(last)[src] * mask,
-                                act=act))
-        self.branch = nn.Sequential(*layers)
-        self.register_buffer('keep', (1 - mask).view(1, -1, 1, 1).contiguous())
+        # reads the second half's slots, writes them (dead rows, zero, elsewhere)
+        half = torch.where(active, perm - h, -1)
+        self.branch = slot_chain(m, m.branch2, half, half)[0]
+        keep = (~active).to(self.branch[-1].weight.dtype)
+        self.register_buffer('keep', keep.view(1, -1, 1, 1).contiguous())
         self.perm = shuffled(perm)
 
     def forward(self, x: Tensor) -> Tensor:

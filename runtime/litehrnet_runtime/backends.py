@@ -15,7 +15,7 @@ from .meta import METADATA_KEY, check_io_shapes, loads_meta
 
 BACKENDS = ('onnxruntime', 'openvino')
 #: OpenVINO inference precisions: f32, or bf16 on CPUs with bf16 units (AMX, AVX-512 BF16;
-#: others run f32): same AP on the bundled sample, 0.55-0.73x the latency (docs/deployment.md).
+#: others run f32): same AP on the bundled sample, 0.56-0.76x the latency (docs/deployment.md).
 PRECISIONS = ('f32', 'bf16')
 
 

@@ -59,6 +59,13 @@ def check_bboxes(bboxes: np.ndarray, shape: Tuple[int, ...], name: str = 'bboxes
                              'image')
 
 
+def _xyxy_scores(records: List[dict]) -> Tuple[np.ndarray, np.ndarray]:
+    """Boxes (N, 4) xyxy and scores (N, ) of COCO detection records (score 1 if none)."""
+    boxes = np.array([d['bbox'] for d in records], dtype=np.float32).reshape(-1, 4)
+    boxes[:, 2:] += boxes[:, :2]
+    return boxes, np.array([d.get('score', 1.0) for d in records], dtype=np.float32)
+
+
 class BoxesFile:
     """A person boxes JSON file, read and checked once, then asked per image.
 
@@ -122,10 +129,7 @@ class BoxesFile:
         """The boxes (N, 4) xyxy of ``image`` (a file name or path) with ``score >=
         score_thr``; a ValueError when none is left (rather than silently no person)."""
         if self.by_id is not None:
-            records = self._records(image)
-            boxes = np.array([d['bbox'] for d in records], dtype=np.float32).reshape(-1, 4)
-            boxes[:, 2:] += boxes[:, :2]
-            scores = np.array([d.get('score', 1.0) for d in records], dtype=np.float32)
+            boxes, scores = _xyxy_scores(self._records(image))
         else:
             boxes = self.rows[:, :4]
             scores = self.rows[:, 4] if self.rows.shape[1] == 5 else np.ones(
@@ -154,10 +158,8 @@ class FrameBoxes:
     def __call__(self, image: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Boxes (N, 4) xyxy and scores (N, ) of frame ``self.position``."""
         check_image(image)
-        records = self.file.by_id.get(self.position, []) + self.file.by_id.get(None, [])
-        boxes = np.array([d['bbox'] for d in records], dtype=np.float32).reshape(-1, 4)
-        boxes[:, 2:] += boxes[:, :2]
-        scores = np.array([d.get('score', 1.0) for d in records], dtype=np.float32)
+        boxes, scores = _xyxy_scores(self.file.by_id.get(self.position, []) +
+                                     self.file.by_id.get(None, []))
         keep = scores >= self.score_thr
         return boxes[keep], scores[keep]
 

@@ -43,7 +43,7 @@ def build_parser(full_stack: bool = False) -> argparse.ArgumentParser:
                    'else onnxruntime')
     p.add_argument('--threads', type=int, help='CPU threads of the runtime (default: its own)')
     p.add_argument('--precision', choices=PRECISIONS, default='f32',
-                   help='OpenVINO precision: bf16 runs 0.55-0.73x as long on CPUs with bf16 '
+                   help='OpenVINO precision: bf16 runs 0.56-0.76x as long on CPUs with bf16 '
                    'units (AMX / AVX-512 BF16; others run f32), same AP on the bundled sample')
     p.add_argument('--det-model',
                    help='person detector: hog (default: OpenCV\'s, offline), whole-image' +
